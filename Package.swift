@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Tusk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PGClient", targets: ["PGClient"]),
+        .library(name: "PGWire", targets: ["PGWire"]),
+        .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
+        .executable(name: "tusk", targets: ["tusk"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CTuskOpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "CTuskShims"),
+        .target(name: "PGCrypto", dependencies: ["CTuskOpenSSL"], swiftSettings: strict),
+        .target(name: "PGWire", dependencies: ["PGCrypto"], swiftSettings: strict),
+        .target(name: "PGTransport", dependencies: ["CTuskShims", "CTuskOpenSSL"], swiftSettings: strict),
+        .target(
+            name: "PGClient",
+            dependencies: ["PGWire", "PGTransport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PGTestSupport",
+            dependencies: ["PGClient", "PGWire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tusk",
+            dependencies: ["PGClient", "PGTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
+        .testTarget(name: "PGWireTests", dependencies: ["PGWire"], swiftSettings: strict),
+        .testTarget(
+            name: "PGClientTests",
+            dependencies: ["PGClient", "PGTestSupport", "PGWire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+    ]
+)

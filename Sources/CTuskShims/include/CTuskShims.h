@@ -1,0 +1,41 @@
+#ifndef CTUSK_SHIMS_H
+#define CTUSK_SHIMS_H
+#include <stdint.h>
+
+/// Thin wrappers around Linux APIs that Glibc's Swift overlay does not expose cleanly.
+/// On non-Linux platforms these return -1 with errno set to ENOSYS.
+
+#define CTUSK_EPOLLIN  0x001u
+#define CTUSK_EPOLLOUT 0x004u
+#define CTUSK_EPOLLERR 0x008u
+#define CTUSK_EPOLLHUP 0x010u
+#define CTUSK_EPOLLRDHUP 0x2000u
+
+typedef struct ctusk_event {
+    uint32_t events;
+    uint64_t data;
+} ctusk_event;
+
+int ctusk_epoll_create(void);
+int ctusk_epoll_add(int epfd, int fd, uint32_t events, uint64_t data);
+int ctusk_epoll_mod(int epfd, int fd, uint32_t events, uint64_t data);
+int ctusk_epoll_del(int epfd, int fd);
+/// Waits for events; fills `out` (up to `max`) and returns the count, or -1 (errno).
+int ctusk_epoll_wait(int epfd, ctusk_event *out, int max, int timeout_ms);
+
+int ctusk_eventfd_create(void);
+int ctusk_eventfd_signal(int fd);
+int ctusk_eventfd_drain(int fd);
+
+/// Sets O_NONBLOCK and FD_CLOEXEC.
+int ctusk_set_nonblocking(int fd);
+int ctusk_errno(void);
+/// send() with MSG_NOSIGNAL.
+long ctusk_send(int fd, const void *buf, unsigned long len);
+/// TCP_NODELAY on.
+int ctusk_set_nodelay(int fd);
+/// Returns the SO_ERROR value of a socket (after a non-blocking connect), or -1.
+int ctusk_socket_error(int fd);
+/// Current thread's id (gettid on Linux).
+long ctusk_thread_id(void);
+#endif

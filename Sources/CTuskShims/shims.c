@@ -1,0 +1,70 @@
+#include "CTuskShims.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+
+int ctusk_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int ctusk_epoll_add(int epfd, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev; ev.events = events; ev.data.u64 = data;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+int ctusk_epoll_mod(int epfd, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev; ev.events = events; ev.data.u64 = data;
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+int ctusk_epoll_del(int epfd, int fd) {
+    struct epoll_event ev; ev.events = 0; ev.data.u64 = 0;
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+int ctusk_epoll_wait(int epfd, ctusk_event *out, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    if (max > 64) max = 64;
+    int n;
+    do { n = epoll_wait(epfd, evs, max, timeout_ms); } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; i++) { out[i].events = evs[i].events; out[i].data = evs[i].data.u64; }
+    return n;
+}
+int ctusk_eventfd_create(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+int ctusk_eventfd_signal(int fd) { uint64_t one = 1; return (int)write(fd, &one, sizeof one); }
+int ctusk_eventfd_drain(int fd) { uint64_t v; return (int)read(fd, &v, sizeof v); }
+long ctusk_thread_id(void) { return (long)syscall(SYS_gettid); }
+#else
+int ctusk_epoll_create(void) { errno = ENOSYS; return -1; }
+int ctusk_epoll_add(int a, int b, uint32_t c, uint64_t d) { errno = ENOSYS; return -1; }
+int ctusk_epoll_mod(int a, int b, uint32_t c, uint64_t d) { errno = ENOSYS; return -1; }
+int ctusk_epoll_del(int a, int b) { errno = ENOSYS; return -1; }
+int ctusk_epoll_wait(int a, ctusk_event *b, int c, int d) { errno = ENOSYS; return -1; }
+int ctusk_eventfd_create(void) { errno = ENOSYS; return -1; }
+int ctusk_eventfd_signal(int fd) { errno = ENOSYS; return -1; }
+int ctusk_eventfd_drain(int fd) { errno = ENOSYS; return -1; }
+long ctusk_thread_id(void) { return 0; }
+#endif
+
+int ctusk_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0) return -1;
+    if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+int ctusk_errno(void) { return errno; }
+long ctusk_send(int fd, const void *buf, unsigned long len) {
+#ifdef MSG_NOSIGNAL
+    return (long)send(fd, buf, len, MSG_NOSIGNAL);
+#else
+    return (long)send(fd, buf, len, 0);
+#endif
+}
+int ctusk_set_nodelay(int fd) { int one = 1; return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
+int ctusk_socket_error(int fd) {
+    int err = 0; socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -1;
+    return err;
+}
