@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "PGTransport", dependencies: ["CTuskShims", "CTuskOpenSSL"], swiftSettings: strict),
         .target(
             name: "PGClient",
-            dependencies: ["PGWire", "PGTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGWire", "PGCrypto", "PGTransport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(

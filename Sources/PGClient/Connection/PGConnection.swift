@@ -1,0 +1,593 @@
+import Logging
+import PGCrypto
+import PGTransport
+import PGWire
+import Synchronization
+
+/// One connection to a PostgreSQL server.
+///
+/// An actor whose executor is its I/O event loop: replies resume waiters on the thread that read them, with no
+/// thread hop. Queries issued while others are in flight are pipelined: they go on the wire at once and their
+/// replies are matched in order; each ends with its own Sync, so an error fails only its own query.
+///
+/// ```swift
+/// let config = try PGConnectionConfiguration("postgres://app:secret@localhost/appdb")
+/// let connection = try await PGConnection.connect(config)
+/// let rows = try await connection.query("SELECT $1::int4 + 1", [41])
+/// for try await row in rows { print(try row.decode(Int.self, column: 0)) } // 42
+/// try await connection.close()
+/// ```
+public actor PGConnection: PGEventHandler {
+    /// A process-unique id, used in log metadata.
+    public nonisolated let id: Int
+    /// The event loop this connection lives on.
+    public nonisolated let eventLoop: PGEventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.asUnownedSerialExecutor() }
+
+    nonisolated let configuration: PGConnectionConfiguration
+    nonisolated let address: PGSocketAddress
+    nonisolated let closedFlag = Atomic<Bool>(false)
+    var logger: Logger
+    let fd: Int32
+
+    var decoder: PGBackendMessageDecoder
+    var out = PGWriteBuffer(capacity: 4096)
+    var outOffset = 0
+    var writeInterest = false
+    var readPaused = false
+    var fdClosed = false
+
+    enum Phase {
+        case startup(PGStartupStateMachine)
+        case ready
+        case closing
+        case closed(PGError)
+    }
+    var phase: Phase
+    var startupContinuation: CheckedContinuation<Void, any Error>?
+    var startupTimer: UInt64?
+
+    var responses = PGResponseStateMachine()
+    var nextUnitID: UInt64 = 1
+    var contexts: [UInt64: Context] = [:]
+    var batchUnit: UInt64 = 0
+    var batchStream: PGRowStream?
+    var batchRows: [PGDataRow] = []
+
+    var statements: [String: PreparedStatement] = [:]
+    var statementCounter = 0
+    let statementPrefix: String
+
+    /// ParameterStatus values the server reported (server_version, TimeZone, …).
+    public private(set) var serverParameters: [String: String] = [:]
+    /// The backend's process id.
+    public private(set) var backendProcessID: Int32 = 0
+    var secretKey: [UInt8] = []
+    /// The transaction status at the last ReadyForQuery.
+    public private(set) var transactionStatus: PGBackendMessage.TransactionStatus = .idle
+    /// The authentication method the server asked for ("trust", "password", "md5", "SCRAM-SHA-256", …).
+    public private(set) var authenticationMethod: String?
+    var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    enum Context {
+        case prepare(key: String)
+        case execute(PGRowStream)
+        case simple(SimpleCollector)
+        case closeStatement
+    }
+
+    final class PreparedStatement {
+        let name: String
+        var parameterTypes: [PGDataType] = []
+        var columns: PGRowDescription?
+        var resultFormats: [PGFormat] = []
+        var ready = false
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        init(name: String) { self.name = name }
+    }
+
+    final class SimpleCollector {
+        var results: [PGQueryResult] = []
+        var current: PGQueryResult?
+        var error: PGError?
+        var continuation: CheckedContinuation<[PGQueryResult], any Error>?
+    }
+
+    private static let idCounter = Atomic<Int>(0)
+
+    init(fd: Int32, address: PGSocketAddress, loop: PGEventLoop, configuration: PGConnectionConfiguration, logger: Logger) {
+        self.id = Self.idCounter.add(1, ordering: .relaxed).newValue
+        self.fd = fd
+        self.address = address
+        self.eventLoop = loop
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "pg.connection.id"] = "\(id)"
+        self.logger = logger
+        self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
+        self.phase = .startup(PGStartupStateMachine(user: configuration.user, password: configuration.password))
+        let random = (try? PGSecureRandom.bytes(6)) ?? []
+        self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
+    }
+
+    /// True once the connection has closed (by `close()`, the server, or an error).
+    public nonisolated var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    // MARK: Connecting
+
+    /// Opens a connection: tries each host (and each address a name resolves to) in order, authenticates,
+    /// and waits until the server is ready. `connectTimeout` bounds the whole attempt per host.
+    public static func connect(
+        _ configuration: PGConnectionConfiguration,
+        logger: Logger = Logger(label: "tusk.pg"),
+        eventLoop: PGEventLoop? = nil
+    ) async throws -> PGConnection {
+        switch configuration.sslMode {
+        case .require, .verifyCA, .verifyFull:
+            throw PGError(code: .tls, message: "sslmode=\(configuration.sslMode) needs TLS, which this version of Tusk does not support yet; use sslmode=disable or prefer")
+        default:
+            break
+        }
+        if configuration.channelBinding == .require {
+            throw PGError(code: .tls, message: "channel_binding=require needs TLS, which this version of Tusk does not support yet")
+        }
+        let loop: PGEventLoop
+        do {
+            loop = try eventLoop ?? PGEventLoopGroup.shared.next()
+        } catch {
+            throw PGError(code: .connectionFailed, message: "could not start an I/O event loop", isSafeToRetry: true, underlying: "\(error)")
+        }
+        var lastError: PGError?
+        for endpoint in configuration.hosts {
+            let addresses: [PGSocketAddress]
+            switch endpoint {
+            case .unixSocket(let path):
+                addresses = [.unix(path: path)]
+            case .tcp(let host, let port):
+                do {
+                    addresses = try PGSocket.resolve(host: host, port: port)
+                } catch {
+                    lastError = PGError(code: .connectionFailed, message: "could not resolve \(host)", isSafeToRetry: true, underlying: "\(error)")
+                    continue
+                }
+            }
+            for address in addresses {
+                do {
+                    return try await connect(to: address, configuration: configuration, loop: loop, logger: logger)
+                } catch let error as PGError {
+                    lastError = error
+                    // Authentication and server errors are final; only transport failures move on.
+                    if error.code != .connectionFailed && error.code != .timeout { throw error }
+                    logger.debug("connection attempt failed", metadata: ["pg.address": "\(address)", "error": "\(error)"])
+                }
+            }
+        }
+        throw lastError ?? PGError(code: .invalidConfiguration, message: "no host to connect to")
+    }
+
+    static func connect(
+        to address: PGSocketAddress, configuration: PGConnectionConfiguration, loop: PGEventLoop, logger: Logger
+    ) async throws -> PGConnection {
+        let started = ContinuousClock.now
+        let fd: Int32
+        do {
+            fd = try await PGSocket.connect(to: address, on: loop, timeout: configuration.connectTimeout)
+        } catch is CancellationError {
+            throw PGError(code: .cancelled, message: "connecting to \(address) was cancelled", isSafeToRetry: true)
+        } catch PGTransportError.timeout {
+            throw PGError(code: .timeout, message: "connecting to \(address) timed out after \(configuration.connectTimeout)", isSafeToRetry: true)
+        } catch {
+            throw PGError(code: .connectionFailed, message: "could not connect to \(address)", isSafeToRetry: true, underlying: "\(error)")
+        }
+        let connection = PGConnection(fd: fd, address: address, loop: loop, configuration: configuration, logger: logger)
+        let remaining = configuration.connectTimeout - (ContinuousClock.now - started)
+        try await connection.startup(timeout: remaining)
+        return connection
+    }
+
+    private func startup(timeout: Duration) async throws {
+        do {
+            try eventLoop.register(fd: fd, handler: self)
+        } catch {
+            PGSocket.close(fd)
+            fdClosed = true
+            closedFlag.store(true, ordering: .releasing)
+            throw PGError(code: .connectionFailed, message: "could not register the socket", isSafeToRetry: true, underlying: "\(error)")
+        }
+        var params: [(String, String)] = [("user", configuration.user), ("database", configuration.database)]
+        if let app = configuration.applicationName { params.append(("application_name", app)) }
+        if let options = configuration.options { params.append(("options", options)) }
+        params.append(("client_encoding", "UTF8"))
+        params.append(("DateStyle", "ISO"))
+        for (k, v) in configuration.extraStartupParameters.sorted(by: { $0.key < $1.key }) { params.append((k, v)) }
+        PGFrontendEncoder.startup(parameters: params, into: &out)
+        eventLoop.scheduleFlush(self)
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                if case .closed(let error) = phase {
+                    cont.resume(throwing: error)
+                    return
+                }
+                startupContinuation = cont
+                startupTimer = eventLoop.scheduleTimer(after: timeout) { [self] in
+                    assumeIsolated {
+                        $0.startupTimer = nil
+                        $0.closeWithError(PGError(code: .timeout, message: "connection start-up timed out after \(configuration.connectTimeout)", isSafeToRetry: true))
+                    }
+                }
+            }
+        } onCancel: {
+            eventLoop.execute { [self] in
+                assumeIsolated { $0.closeWithError(PGError(code: .cancelled, message: "connecting was cancelled", isSafeToRetry: true)) }
+            }
+        }
+        if let statementTimeout = configuration.statementTimeout {
+            let ms = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
+            _ = try await simpleQuery("SET statement_timeout = \(ms)")
+        }
+    }
+
+    // MARK: Event loop callbacks
+
+    public nonisolated func eventLoopReadable() { assumeIsolated { $0.readable() } }
+    public nonisolated func eventLoopWritable() { assumeIsolated { $0.flush() } }
+    public nonisolated func eventLoopFlush() { assumeIsolated { $0.flush() } }
+
+    func readable() {
+        var rounds = 0
+        while !fdClosed && !readPaused {
+            var failure: Int32 = 0
+            let capacity = 65_536
+            let n = decoder.readFrom(capacity: capacity) { pointer, capacity in
+                switch PGSocket.read(fd, into: pointer, capacity: capacity) {
+                case .bytes(let n): return n
+                case .wouldBlock: return -1
+                case .endOfStream: return 0
+                case .error(let e):
+                    failure = e
+                    return -2
+                }
+            }
+            if n == -1 { return }
+            if n == 0 || n == -2 {
+                // Decode what arrived before the close (e.g. a FATAL ErrorResponse explaining it).
+                processMessages()
+                if fdClosed { return }
+                let underlying = n == 0 ? "end of stream" : PGSocket.errorDescription(failure)
+                closeWithError(PGError(code: .connectionClosed, message: "the server closed the connection", underlying: underlying))
+                return
+            }
+            processMessages()
+            rounds += 1
+            if n < capacity || rounds >= 8 { return }
+        }
+    }
+
+    func processMessages() {
+        do {
+            while !fdClosed, let message = try decoder.nextMessage() {
+                handle(message)
+            }
+        } catch {
+            closeWithError(error)
+        }
+        flushRowBatch()
+    }
+
+    func handle(_ message: PGBackendMessage) {
+        switch phase {
+        case .startup(var machine):
+            let action = machine.messageReceived(message)
+            phase = .startup(machine)
+            switch action {
+            case .send(let bytes):
+                out.writeBytes(bytes)
+                eventLoop.scheduleFlush(self)
+            case .wait:
+                break
+            case .notice(let info):
+                logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.message": "\(info.message)"])
+            case .fail(let error):
+                closeWithError(error)
+            case .ready(let result):
+                authenticationMethod = machine.authenticationMethod
+                serverParameters = result.parameters
+                backendProcessID = result.processID
+                secretKey = result.secretKey
+                transactionStatus = result.transactionStatus
+                phase = .ready
+                if let t = startupTimer { eventLoop.cancelTimer(t) }
+                startupTimer = nil
+                logger.debug("connected", metadata: ["pg.address": "\(address)", "pg.backend_pid": "\(result.processID)"])
+                startupContinuation?.resume()
+                startupContinuation = nil
+            }
+        case .ready, .closing:
+            perform(responses.messageReceived(message))
+        case .closed:
+            break
+        }
+    }
+
+    func perform(_ action: PGResponseStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .row(let unit, let row):
+            if unit == batchUnit, batchStream != nil {
+                batchRows.append(row)
+                return
+            }
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute(let stream):
+                batchUnit = unit
+                batchStream = stream
+                batchRows.append(row)
+            case .simple(let collector):
+                if let columns = collector.current?.columns {
+                    collector.current?.rows.append(PGRow(columns: columns, data: row))
+                }
+            default:
+                break
+            }
+        case .rowDescription(let unit, let columns):
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute(let stream): stream.setColumns(columns)
+            case .simple(let collector): collector.current = PGQueryResult(columns: columns, rows: [], commandTag: "")
+            default: break
+            }
+        case .commandComplete(let unit, let tag):
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute(let stream): stream.finish(.success(commandTag: tag))
+            case .simple(let collector):
+                var result = collector.current ?? PGQueryResult(columns: nil, rows: [], commandTag: "")
+                result.commandTag = tag
+                collector.results.append(result)
+                collector.current = nil
+            default: break
+            }
+        case .emptyQuery(let unit):
+            switch contexts[unit] {
+            case .execute(let stream): stream.finish(.success(commandTag: ""))
+            case .simple(let collector):
+                collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
+            default: break
+            }
+        case .prepared(let unit, let parameters, let rows):
+            guard case .prepare(let key) = contexts[unit], let statement = statements[key] else { return }
+            statement.parameterTypes = parameters
+            if let rows {
+                let formats = rows.columns.map { Self.binaryResultTypes.contains($0.dataType) ? PGFormat.binary : .text }
+                statement.columns = rows.withFormats(formats)
+                if formats.allSatisfy({ $0 == .binary }) {
+                    statement.resultFormats = [.binary]
+                } else if formats.allSatisfy({ $0 == .text }) {
+                    statement.resultFormats = []
+                } else {
+                    statement.resultFormats = formats
+                }
+            }
+            statement.ready = true
+            let waiters = statement.waiters
+            statement.waiters = []
+            for w in waiters { w.resume() }
+        case .failed(let unit, let info):
+            flushRowBatch()
+            let error = PGError(code: .server, message: info.message, serverInfo: info)
+            switch contexts[unit] {
+            case .execute(let stream):
+                stream.finish(.failure(error))
+                if info.sqlState.rawValue == "26000" || info.message.contains("cached plan must not change result type") {
+                    // The server forgot or invalidated our statement (DISCARD ALL, DDL): prepare again next time.
+                    invalidateStatementsAfterError(info)
+                }
+            case .prepare(let key):
+                if let statement = statements.removeValue(forKey: key) {
+                    let waiters = statement.waiters
+                    statement.waiters = []
+                    for w in waiters { w.resume(throwing: error) }
+                }
+            case .simple(let collector):
+                collector.error = error
+            default:
+                break
+            }
+        case .done(let unit, let status):
+            transactionStatus = status
+            if let context = contexts.removeValue(forKey: unit) {
+                switch context {
+                case .execute(let stream):
+                    stream.finish(.failure(PGError.violation("the statement ended without completing")))
+                case .simple(let collector):
+                    if let error = collector.error {
+                        collector.continuation?.resume(throwing: error)
+                    } else {
+                        collector.continuation?.resume(returning: collector.results)
+                    }
+                    collector.continuation = nil
+                case .prepare(let key):
+                    if let statement = statements[key], !statement.ready {
+                        statements.removeValue(forKey: key)
+                        let error = PGError.violation("the statement was not described")
+                        for w in statement.waiters { w.resume(throwing: error) }
+                        statement.waiters = []
+                    }
+                case .closeStatement:
+                    break
+                }
+            }
+        case .rejectCopyIn:
+            PGFrontendEncoder.copyFail(reason: "COPY FROM STDIN is not supported by this call; use the COPY API", into: &out)
+            eventLoop.scheduleFlush(self)
+        case .notice(let info):
+            logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.sqlstate": "\(info.sqlState.rawValue)", "pg.message": "\(info.message)"])
+        case .notification(let pid, let channel, _):
+            logger.debug("notification without a listener", metadata: ["pg.channel": "\(channel)", "pg.sender": "\(pid)"])
+        case .parameterStatus(let name, let value):
+            serverParameters[name] = value
+        case .violation(let error):
+            logger.error("protocol violation", metadata: ["error": "\(error.message)"])
+            closeWithError(error)
+        }
+    }
+
+    func invalidateStatementsAfterError(_ info: PGServerErrorInfo) {
+        // "cached plan must not change result type": our cached row description is stale. Drop every cached
+        // statement so the next execution re-prepares and re-describes (old names are closed lazily by the server
+        // at session end; they are few).
+        statements.removeAll()
+    }
+
+    func flushRowBatch() {
+        guard let stream = batchStream else { return }
+        let rows = batchRows
+        batchRows = []
+        batchStream = nil
+        batchUnit = 0
+        if !stream.push(rows) && !readPaused {
+            readPaused = true
+            eventLoop.setInterest(fd: fd, read: false, write: writeInterest)
+        }
+    }
+
+    func resumeReading() {
+        guard readPaused, !fdClosed else { return }
+        readPaused = false
+        eventLoop.setInterest(fd: fd, read: true, write: writeInterest)
+        readable()
+    }
+
+    func flush() {
+        guard !fdClosed, outOffset < out.count else { return }
+        let result = out.bytes.withUnsafeBytes { raw in
+            PGSocket.write(fd, from: raw.baseAddress! + outOffset, count: raw.count - outOffset)
+        }
+        switch result {
+        case .bytes(let n):
+            outOffset += n
+            if outOffset == out.count {
+                out.clear()
+                outOffset = 0
+                if writeInterest {
+                    writeInterest = false
+                    eventLoop.setInterest(fd: fd, read: !readPaused, write: false)
+                }
+            } else if !writeInterest {
+                writeInterest = true
+                eventLoop.setInterest(fd: fd, read: !readPaused, write: true)
+            }
+        case .wouldBlock:
+            if !writeInterest {
+                writeInterest = true
+                eventLoop.setInterest(fd: fd, read: !readPaused, write: true)
+            }
+        case .endOfStream, .error:
+            var underlying = "write failed"
+            if case .error(let e) = result { underlying = PGSocket.errorDescription(e) }
+            // Read what the server may have said before closing (e.g. a FATAL error), then close.
+            readable()
+            if !fdClosed {
+                closeWithError(PGError(code: .connectionClosed, message: "the connection was closed while writing", underlying: underlying))
+            }
+        }
+    }
+
+    // MARK: Closing
+
+    func closeWithError(_ error: PGError) {
+        if case .closed = phase { return }
+        phase = .closed(error)
+        closedFlag.store(true, ordering: .releasing)
+        if !fdClosed {
+            eventLoop.deregister(fd: fd)
+            PGSocket.close(fd)
+            fdClosed = true
+        }
+        if let t = startupTimer {
+            eventLoop.cancelTimer(t)
+            startupTimer = nil
+        }
+        startupContinuation?.resume(throwing: error)
+        startupContinuation = nil
+        batchStream = nil
+        batchRows = []
+        for unit in responses.drainAll() {
+            guard let context = contexts.removeValue(forKey: unit) else { continue }
+            fail(context, error)
+        }
+        for (_, context) in contexts { fail(context, error) }
+        contexts.removeAll()
+        for (_, statement) in statements {
+            for w in statement.waiters { w.resume(throwing: error) }
+            statement.waiters = []
+        }
+        statements.removeAll()
+        for w in closeWaiters { w.resume() }
+        closeWaiters.removeAll()
+        if error.code != .connectionClosed || error.underlying != nil {
+            logger.debug("connection closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func fail(_ context: Context, _ error: PGError) {
+        switch context {
+        case .execute(let stream): stream.finish(.failure(error))
+        case .simple(let collector):
+            collector.continuation?.resume(throwing: error)
+            collector.continuation = nil
+        case .prepare, .closeStatement: break
+        }
+    }
+
+    /// Closes the connection: sends Terminate after the requests already queued, then closes the socket.
+    /// Requests still in flight fail with `.connectionClosed`. Safe to call more than once.
+    public func close() async {
+        guard case .ready = phase else {
+            if case .startup = phase { closeWithError(.closed("the connection was closed during start-up")) }
+            return
+        }
+        phase = .closing
+        PGFrontendEncoder.terminate(into: &out)
+        flush()
+        closeWithError(.closed("the connection was closed by the client"))
+    }
+
+    /// The error that closed the connection, if it is closed.
+    public var closeError: PGError? {
+        if case .closed(let e) = phase { return e }
+        return nil
+    }
+
+    func ensureOpen() throws(PGError) {
+        switch phase {
+        case .ready: return
+        case .closed(let e):
+            throw PGError(code: .connectionClosed, message: "the connection is closed", isSafeToRetry: true, underlying: e.description)
+        case .closing:
+            throw PGError(code: .connectionClosed, message: "the connection is closing", isSafeToRetry: true)
+        case .startup:
+            throw PGError(code: .misuse, message: "the connection has not finished starting up")
+        }
+    }
+
+    // Result types Tusk decodes in binary; everything else is requested as text.
+    static let binaryResultTypes: Set<PGDataType> = [
+        .bool, .bytea, .int8, .int2, .int4, .text, .oid, .float4, .float8, .varchar, .bpchar, .name,
+        .date, .timestamp, .timestamptz, .uuid,
+    ]
+
+    func makeUnitID() -> UInt64 {
+        let id = nextUnitID
+        nextUnitID += 1
+        return id
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,242 @@
+import Synchronization
+
+/// The channel between a connection (producer, on its event loop) and one result's consumer.
+///
+/// Rows arrive in batches (one per socket read) under one lock; the consumer takes everything buffered at
+/// once. Above `highWatermark` buffered rows the producer is told to stop reading the socket, and it is
+/// asked to resume once the consumer has taken them: memory stays flat however large the result.
+final class PGRowStream: Sendable {
+    enum Completion: Sendable {
+        case success(commandTag: String)
+        case failure(PGError)
+    }
+
+    struct State: ~Copyable {
+        var rows: [PGDataRow] = []
+        var completion: Completion?
+        var columns: PGRowDescription?
+        var waiter: CheckedContinuation<Void, Never>?
+        var producerPaused = false
+        var abandoned = false
+    }
+
+    let highWatermark: Int
+    private let state = Mutex(State())
+    /// Called (from any thread) when a paused producer may read again or the consumer went away.
+    let onDemand: @Sendable () -> Void
+    /// Called when the consuming task is cancelled while waiting.
+    let onCancel: @Sendable () -> Void
+
+    init(columns: PGRowDescription?, highWatermark: Int = 8192,
+         onDemand: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable () -> Void) {
+        self.highWatermark = highWatermark
+        self.onDemand = onDemand
+        self.onCancel = onCancel
+        state.withLock { $0.columns = columns }
+    }
+
+    // MARK: Producer side (event loop)
+
+    /// Sets the columns (when they arrive with the response rather than from the statement cache).
+    func setColumns(_ columns: PGRowDescription) {
+        state.withLock { $0.columns = columns }
+    }
+
+    /// Adds rows; returns false when the producer should pause reading.
+    func push(_ batch: [PGDataRow]) -> Bool {
+        var waiter: CheckedContinuation<Void, Never>?
+        let keepReading = state.withLock { s -> Bool in
+            if s.abandoned || s.completion != nil { return true }
+            if s.rows.isEmpty { s.rows = batch } else { s.rows.append(contentsOf: batch) }
+            waiter = s.waiter
+            s.waiter = nil
+            if s.rows.count >= highWatermark {
+                s.producerPaused = true
+                return false
+            }
+            return true
+        }
+        waiter?.resume()
+        return keepReading
+    }
+
+    /// Ends the stream.
+    func finish(_ completion: Completion) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard s.completion == nil else { return nil }
+            s.completion = completion
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    var isFinished: Bool { state.withLock { $0.completion != nil } }
+
+    // MARK: Consumer side
+
+    enum Next {
+        case rows([PGDataRow], PGRowDescription)
+        case end(Completion)
+    }
+
+    /// Waits until rows or the end are available and takes all buffered rows.
+    func next() async -> Next {
+        while true {
+            var resume = false
+            let taken = state.withLock { s -> Next? in
+                if !s.rows.isEmpty, let columns = s.columns {
+                    let rows = s.rows
+                    s.rows = []
+                    if s.producerPaused {
+                        s.producerPaused = false
+                        resume = true
+                    }
+                    return .rows(rows, columns)
+                }
+                if let c = s.completion { return .end(c) }
+                return nil
+            }
+            if resume { onDemand() }
+            if let taken { return taken }
+            if Task.isCancelled {
+                onCancel()
+                // Wait for the connection to finish the query (it fails it as cancelled).
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { s -> Bool in
+                        if !s.rows.isEmpty || s.completion != nil { return true }
+                        s.waiter = cont
+                        return false
+                    }
+                    if ready { cont.resume() }
+                }
+            } onCancel: { [onCancel] in
+                onCancel()
+            }
+        }
+    }
+
+    /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
+    func waitForFirstEvent() async {
+        while true {
+            let ready = state.withLock { !$0.rows.isEmpty || $0.completion != nil }
+            if ready { return }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { s -> Bool in
+                        if !s.rows.isEmpty || s.completion != nil { return true }
+                        s.waiter = cont
+                        return false
+                    }
+                    if ready { cont.resume() }
+                }
+            } onCancel: { [onCancel] in
+                onCancel()
+            }
+        }
+    }
+
+    /// The early error, if the first event was a failure.
+    var earlyFailure: PGError? {
+        state.withLock { s in
+            if s.rows.isEmpty, case .failure(let e) = s.completion { return e }
+            return nil
+        }
+    }
+
+    /// The consumer stopped iterating: drop buffered rows and let the producer drain the rest.
+    func abandon() {
+        let resume = state.withLock { s -> Bool in
+            s.abandoned = true
+            s.rows = []
+            let paused = s.producerPaused
+            s.producerPaused = false
+            return paused
+        }
+        if resume { onDemand() }
+    }
+}
+
+/// The rows of a query, streamed as they arrive with backpressure.
+///
+/// ```swift
+/// let rows = try await connection.query("SELECT generate_series(1, $1)", [1_000_000])
+/// var sum = 0
+/// for try await row in rows { sum += try row.decode(Int.self, column: 0) }
+/// print(rows.commandTag ?? "")
+/// ```
+public struct PGRowSequence: AsyncSequence, Sendable {
+    public typealias Element = PGRow
+    let stream: PGRowStream
+    let token: ConsumerToken
+
+    final class ConsumerToken: Sendable {
+        let stream: PGRowStream
+        init(stream: PGRowStream) { self.stream = stream }
+        deinit { if !stream.isFinished { stream.abandon() } }
+    }
+
+    init(stream: PGRowStream) {
+        self.stream = stream
+        self.token = ConsumerToken(stream: stream)
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(stream: stream, token: token)
+    }
+
+    /// Iterates over the rows.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let stream: PGRowStream
+        let token: ConsumerToken
+        var batch: [PGDataRow] = []
+        var index = 0
+        var columns: PGRowDescription?
+        var done = false
+
+        public mutating func next() async throws -> PGRow? {
+            if index < batch.count, let columns {
+                defer { index += 1 }
+                return PGRow(columns: columns, data: batch[index])
+            }
+            if done { return nil }
+            switch await stream.next() {
+            case .rows(let rows, let cols):
+                batch = rows
+                columns = cols
+                index = 1
+                return PGRow(columns: cols, data: rows[0])
+            case .end(.success):
+                done = true
+                batch = []
+                return nil
+            case .end(.failure(let error)):
+                done = true
+                batch = []
+                throw error
+            }
+        }
+    }
+
+    /// Collects every row into an array (for results known to be small).
+    public func collect() async throws -> [PGRow] {
+        var rows: [PGRow] = []
+        for try await row in self { rows.append(row) }
+        return rows
+    }
+
+    /// The command tag once the result has been fully consumed (e.g. "SELECT 3").
+    public var commandTag: String? {
+        if case .end(.success(let tag)) = stream.peekCompletion() { return tag }
+        return nil
+    }
+}
+
+extension PGRowStream {
+    func peekCompletion() -> Next? {
+        state.withLock { s in s.completion.map { .end($0) } }
+    }
+}

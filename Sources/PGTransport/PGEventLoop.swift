@@ -1,0 +1,326 @@
+import CTuskShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Something that owns a file descriptor registered with an event loop. Called on the loop's thread only.
+public protocol PGEventHandler: AnyObject, Sendable {
+    /// The descriptor became readable (or hung up / errored: the read will tell).
+    func eventLoopReadable()
+    /// The descriptor became writable (only while write interest is on).
+    func eventLoopWritable()
+    /// End of a loop iteration: write what was queued during it, once.
+    func eventLoopFlush()
+}
+
+/// One I/O thread: an epoll loop that is also a Swift `SerialExecutor` and `TaskExecutor`.
+///
+/// Jobs enqueued from other threads wake it through an eventfd; jobs enqueued from the loop itself run in
+/// the same iteration with no syscall. Connection actors use a loop as their executor, so resuming a
+/// waiter after a reply costs no thread hop.
+///
+/// ```swift
+/// let loop = PGEventLoopGroup.shared.next()
+/// await withTaskExecutorPreference(loop) {
+///     // runs on the loop's thread
+/// }
+/// ```
+public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    private struct Pending: ~Copyable {
+        var jobs: [UnownedJob] = []
+        var closures: [@Sendable () -> Void] = []
+        var sleeping = false
+    }
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private let pending = Mutex(Pending())
+    private let threadID = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    // Loop-thread-only state.
+    private var handlers: [Int32: any PGEventHandler] = [:]
+    private var flushList: [any PGEventHandler] = []
+    private var flushSet: Set<ObjectIdentifier> = []
+    private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
+    private var nextTimerID: UInt64 = 1
+    private static let wakeToken: UInt64 = .max
+
+    /// Starts a loop on a new thread.
+    public init(name: String = "tusk-io") throws {
+        let ep = ctusk_epoll_create()
+        guard ep >= 0 else { throw PGTransportError.system("epoll_create1", errno: ctusk_errno()) }
+        let ev = ctusk_eventfd_create()
+        guard ev >= 0 else {
+            close(ep)
+            throw PGTransportError.system("eventfd", errno: ctusk_errno())
+        }
+        epfd = ep
+        wakeFD = ev
+        _ = ctusk_epoll_add(epfd, wakeFD, CTUSK_EPOLLIN, Self.wakeToken)
+        let box = Unmanaged.passRetained(self)
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, &attr, { arg in
+            let loop = Unmanaged<PGEventLoop>.fromOpaque(arg!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box.toOpaque())
+        pthread_attr_destroy(&attr)
+        guard rc == 0 else {
+            box.release()
+            throw PGTransportError.system("pthread_create", errno: rc)
+        }
+        pthread_detach(thread)
+        while threadID.load(ordering: .acquiring) == 0 { sched_yield() }
+    }
+
+    /// True when called on this loop's thread.
+    @inlinable public var inEventLoop: Bool { ctusk_thread_id() == threadIDValue }
+    @usableFromInline var threadIDValue: Int { threadID.load(ordering: .relaxed) }
+
+    // MARK: Executor conformance
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let wake = pending.withLock { p -> Bool in
+            p.jobs.append(unowned)
+            if p.sleeping {
+                p.sleeping = false
+                return true
+            }
+            return false
+        }
+        if wake { _ = ctusk_eventfd_signal(wakeFD) }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+
+    public func checkIsolated() {
+        precondition(inEventLoop, "not on the event loop's thread")
+    }
+
+    public func isIsolatingCurrentContext() -> Bool? { inEventLoop }
+
+    /// Runs `body` on the loop's thread (soon; in order with other enqueued work).
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        let wake = pending.withLock { p -> Bool in
+            p.closures.append(body)
+            if p.sleeping {
+                p.sleeping = false
+                return true
+            }
+            return false
+        }
+        if wake { _ = ctusk_eventfd_signal(wakeFD) }
+    }
+
+    // MARK: Registration (loop thread only)
+
+    /// Registers a handler for `fd` with read interest.
+    public func register(fd: Int32, handler: any PGEventHandler) throws {
+        precondition(inEventLoop)
+        guard ctusk_epoll_add(epfd, fd, CTUSK_EPOLLIN | CTUSK_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd))) == 0 else {
+            throw PGTransportError.system("epoll_ctl(ADD)", errno: ctusk_errno())
+        }
+        handlers[fd] = handler
+    }
+
+    /// Changes interest for a registered descriptor.
+    public func setInterest(fd: Int32, read: Bool, write: Bool) {
+        precondition(inEventLoop)
+        var events: UInt32 = CTUSK_EPOLLRDHUP
+        if read { events |= CTUSK_EPOLLIN }
+        if write { events |= CTUSK_EPOLLOUT }
+        _ = ctusk_epoll_mod(epfd, fd, events, UInt64(UInt32(bitPattern: fd)))
+    }
+
+    /// Removes a descriptor (does not close it).
+    public func deregister(fd: Int32) {
+        precondition(inEventLoop)
+        if handlers.removeValue(forKey: fd) != nil {
+            _ = ctusk_epoll_del(epfd, fd)
+        }
+    }
+
+    /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
+    public func scheduleFlush(_ handler: any PGEventHandler) {
+        precondition(inEventLoop)
+        if flushSet.insert(ObjectIdentifier(handler)).inserted { flushList.append(handler) }
+    }
+
+    /// Runs `body` on the loop after `delay`; returns an id for `cancelTimer`.
+    @discardableResult
+    public func scheduleTimer(after delay: Duration, _ body: @escaping () -> Void) -> UInt64 {
+        precondition(inEventLoop)
+        let (s, a) = delay.components
+        let ns = UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a / 1_000_000_000))
+        let id = nextTimerID
+        nextTimerID += 1
+        let deadline = PGClock.nowNanoseconds() &+ ns
+        let idx = timers.firstIndex { $0.deadline > deadline } ?? timers.count
+        timers.insert((deadline, id, body), at: idx)
+        return id
+    }
+
+    /// Cancels a timer that has not fired yet.
+    public func cancelTimer(_ id: UInt64) {
+        precondition(inEventLoop)
+        timers.removeAll { $0.id == id }
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        threadID.store(ctusk_thread_id(), ordering: .releasing)
+        var events = [ctusk_event](repeating: ctusk_event(), count: 64)
+        while !stopped.load(ordering: .relaxed) {
+            var timeout: Int32 = -1
+            let hasWork = pending.withLock { p -> Bool in
+                if p.jobs.isEmpty && p.closures.isEmpty {
+                    p.sleeping = true
+                    return false
+                }
+                return true
+            }
+            if hasWork {
+                timeout = 0
+            } else if let first = timers.first {
+                let now = PGClock.nowNanoseconds()
+                timeout = first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
+            }
+            let n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
+            if timeout != 0 { pending.withLock { $0.sleeping = false } }
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let e = events[i]
+                    if e.data == Self.wakeToken {
+                        _ = ctusk_eventfd_drain(wakeFD)
+                        continue
+                    }
+                    let fd = Int32(truncatingIfNeeded: e.data)
+                    guard let h = handlers[fd] else { continue }
+                    if e.events & (CTUSK_EPOLLOUT) != 0 { h.eventLoopWritable() }
+                    if e.events & (CTUSK_EPOLLIN | CTUSK_EPOLLHUP | CTUSK_EPOLLERR | CTUSK_EPOLLRDHUP) != 0,
+                       handlers[fd] != nil {
+                        h.eventLoopReadable()
+                    }
+                }
+            }
+            runPending()
+            runTimers()
+            flushAll()
+        }
+    }
+
+    private func runPending() {
+        // Run until the queue is empty, so work enqueued by jobs runs in the same iteration.
+        var rounds = 0
+        while rounds < 16 {
+            rounds += 1
+            let (jobs, closures) = pending.withLock { p -> ([UnownedJob], [@Sendable () -> Void]) in
+                let j = p.jobs
+                let c = p.closures
+                p.jobs.removeAll(keepingCapacity: true)
+                p.closures.removeAll(keepingCapacity: true)
+                return (j, c)
+            }
+            if jobs.isEmpty && closures.isEmpty { return }
+            for c in closures { c() }
+            let serial = asUnownedSerialExecutor()
+            let task = asUnownedTaskExecutor()
+            for job in jobs {
+                job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            }
+            flushAll()
+        }
+    }
+
+    private func runTimers() {
+        guard !timers.isEmpty else { return }
+        let now = PGClock.nowNanoseconds()
+        while let first = timers.first, first.deadline <= now {
+            timers.removeFirst()
+            first.body()
+        }
+    }
+
+    private func flushAll() {
+        guard !flushList.isEmpty else { return }
+        let list = flushList
+        flushList.removeAll(keepingCapacity: true)
+        flushSet.removeAll(keepingCapacity: true)
+        for h in list { h.eventLoopFlush() }
+    }
+}
+
+/// A fixed set of event loops, one per core by default.
+///
+/// ```swift
+/// let loop = PGEventLoopGroup.shared.next()
+/// ```
+public final class PGEventLoopGroup: Sendable {
+    /// The loops.
+    public let loops: [PGEventLoop]
+    private let counter = Atomic<Int>(0)
+
+    /// A process-wide group with one loop per available core (at least 1).
+    public static let shared: PGEventLoopGroup = {
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // Event loop creation only fails when the process is out of descriptors; report that at first use.
+        return (try? PGEventLoopGroup(threads: max(1, cores))) ?? PGEventLoopGroup(failed: ())
+    }()
+
+    /// Creates `threads` loops.
+    public init(threads: Int) throws {
+        var loops: [PGEventLoop] = []
+        for i in 0..<max(1, threads) { loops.append(try PGEventLoop(name: "tusk-io-\(i)")) }
+        self.loops = loops
+    }
+
+    private init(failed: Void) { loops = [] }
+
+    /// The next loop, round-robin. Throws when the group could not start any loop.
+    public func next() throws -> PGEventLoop {
+        guard !loops.isEmpty else { throw PGTransportError.system("event loop start", errno: EMFILE) }
+        let i = counter.add(1, ordering: .relaxed).oldValue
+        return loops[i % loops.count]
+    }
+}
+
+/// Monotonic time.
+public enum PGClock {
+    /// Nanoseconds from CLOCK_MONOTONIC.
+    @inlinable
+    public static func nowNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
+
+/// Errors from the transport layer (mapped to `PGError` by the client).
+public enum PGTransportError: Error, Sendable, CustomStringConvertible {
+    case system(String, errno: Int32)
+    case resolve(host: String, message: String)
+    case timeout
+    case closed
+
+    public var description: String {
+        switch self {
+        case .system(let call, let e): "\(call) failed: \(String(cString: strerror(e))) (errno \(e))"
+        case .resolve(let host, let message): "could not resolve host \"\(host)\": \(message)"
+        case .timeout: "timed out"
+        case .closed: "closed"
+        }
+    }
+}

@@ -1,0 +1,239 @@
+/// Splits the server's byte stream into messages and decodes them.
+///
+/// Framing never waits for bytes a hostile header promised: a length under 4 or over `maxMessageLength`
+/// is rejected as soon as the 5-byte header has arrived. Partial input returns `nil` until more bytes come.
+///
+/// ```swift
+/// var decoder = PGBackendMessageDecoder(maxMessageLength: 1 << 20)
+/// decoder.append([0x5A, 0, 0, 0, 5, 0x49]) // ReadyForQuery, idle
+/// let message = try decoder.nextMessage()   // .readyForQuery(.idle)
+/// ```
+public struct PGBackendMessageDecoder: Sendable {
+    /// Messages longer than this (the length field, in bytes) are rejected as protocol violations.
+    public let maxMessageLength: Int
+    @usableFromInline var buffer: [UInt8] = []
+    @usableFromInline var readIndex: Int = 0
+
+    /// Creates a decoder. The default maximum is 1 GiB.
+    public init(maxMessageLength: Int = 1 << 30) {
+        self.maxMessageLength = maxMessageLength
+    }
+
+    /// Bytes received but not yet decoded.
+    @inlinable public var unreadCount: Int { buffer.count - readIndex }
+
+    /// Appends received bytes.
+    public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        compactIfUseful()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Reads from a source directly into fresh storage: `read(pointer, capacity)` returns the bytes written
+    /// (0 for end of stream, negative for "nothing now"). Rows already decoded keep referencing the old storage,
+    /// so storage is never mutated while slices of it may be alive.
+    public mutating func readFrom(capacity: Int = 65_536, _ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
+        let tail = buffer.count - readIndex
+        var result = 0
+        let newBuffer = [UInt8](unsafeUninitializedCapacity: tail + capacity) { storage, initialized in
+            if tail > 0 {
+                buffer.withUnsafeBufferPointer { old in
+                    storage.baseAddress!.update(from: old.baseAddress! + readIndex, count: tail)
+                }
+            }
+            result = read(UnsafeMutableRawPointer(storage.baseAddress! + tail), capacity)
+            initialized = tail + max(result, 0)
+        }
+        buffer = newBuffer
+        readIndex = 0
+        return result
+    }
+
+    @usableFromInline
+    mutating func compactIfUseful() {
+        if readIndex > 0 && readIndex == buffer.count {
+            buffer = []
+            readIndex = 0
+        } else if readIndex > 65_536 {
+            buffer = Array(buffer[readIndex...])
+            readIndex = 0
+        }
+    }
+
+    /// Decodes the next complete message, or returns nil when more bytes are needed.
+    /// Throws a `.protocolViolation` PGError for a bad length, an unknown type or a malformed body;
+    /// after a throw the stream is unusable and the connection must be closed.
+    public mutating func nextMessage() throws(PGError) -> PGBackendMessage? {
+        let available = buffer.count - readIndex
+        guard available >= 5 else { return nil }
+        let type = buffer[readIndex]
+        let length = Int(UInt32(buffer[readIndex + 1]) << 24 | UInt32(buffer[readIndex + 2]) << 16
+            | UInt32(buffer[readIndex + 3]) << 8 | UInt32(buffer[readIndex + 4]))
+        guard length >= 4 else {
+            throw .violation("message '\(Self.printable(type))' has an invalid length \(length) (under 4)")
+        }
+        guard length <= maxMessageLength else {
+            throw .violation("message '\(Self.printable(type))' length \(length) exceeds the maximum \(maxMessageLength)")
+        }
+        guard available >= 1 + length else { return nil }
+        let bodyStart = readIndex + 5
+        let bodyEnd = readIndex + 1 + length
+        readIndex = bodyEnd
+        return try Self.decode(type: type, body: buffer[bodyStart..<bodyEnd])
+    }
+
+    static func printable(_ type: UInt8) -> String {
+        (0x20..<0x7F).contains(type) ? String(UnicodeScalar(type)) : "0x" + String(type, radix: 16)
+    }
+
+    /// Decodes one message body (without the type byte and length).
+    public static func decode(type: UInt8, body: ArraySlice<UInt8>) throws(PGError) -> PGBackendMessage {
+        var c = PGReadCursor(body)
+        let message: PGBackendMessage
+        switch type {
+        case UInt8(ascii: "D"):
+            guard let count = c.readInteger(as: Int16.self), count >= 0 else { throw .violation("DataRow without a valid column count") }
+            // Validate every field length now, so later lazy access can never run past the message.
+            var index = c.index
+            let end = body.endIndex
+            for _ in 0..<count {
+                guard end - index >= 4 else { throw .violation("DataRow is shorter than its column count says") }
+                let length = Int(body.pgInt32(at: index))
+                index += 4
+                if length < -1 { throw .violation("DataRow field has a negative length \(length)") }
+                if length > 0 {
+                    guard end - index >= length else { throw .violation("DataRow field length \(length) runs past the message") }
+                    index += length
+                }
+            }
+            guard index == end else { throw .violation("DataRow has \(end - index) trailing bytes") }
+            return .dataRow(PGDataRow(fields: body[c.index..<end], columnCount: Int(count)))
+        case UInt8(ascii: "C"):
+            message = .commandComplete(tag: try cstring(&c, "CommandComplete"))
+        case UInt8(ascii: "Z"):
+            guard let s = c.readInteger(as: UInt8.self), let status = PGBackendMessage.TransactionStatus(rawValue: s) else {
+                throw .violation("ReadyForQuery with an unknown transaction status")
+            }
+            message = .readyForQuery(status)
+        case UInt8(ascii: "1"): message = .parseComplete
+        case UInt8(ascii: "2"): message = .bindComplete
+        case UInt8(ascii: "3"): message = .closeComplete
+        case UInt8(ascii: "n"): message = .noData
+        case UInt8(ascii: "s"): message = .portalSuspended
+        case UInt8(ascii: "I"): message = .emptyQueryResponse
+        case UInt8(ascii: "c"): message = .copyDone
+        case UInt8(ascii: "d"): return .copyData(body)
+        case UInt8(ascii: "T"):
+            guard let count = c.readInteger(as: Int16.self), count >= 0 else { throw .violation("RowDescription without a valid column count") }
+            var columns: [PGRowDescription.Column] = []
+            columns.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let name = try cstring(&c, "RowDescription")
+                guard let table = c.readInteger(as: UInt32.self), let attr = c.readInteger(as: Int16.self),
+                      let oid = c.readInteger(as: UInt32.self), let size = c.readInteger(as: Int16.self),
+                      let mod = c.readInteger(as: Int32.self), let fmt = c.readInteger(as: Int16.self),
+                      let format = PGFormat(rawValue: fmt)
+                else { throw .violation("RowDescription is truncated or has an unknown format code") }
+                columns.append(.init(name: name, tableOID: table, columnAttributeNumber: attr, dataType: PGDataType(oid),
+                                     dataTypeSize: size, dataTypeModifier: mod, format: format))
+            }
+            message = .rowDescription(PGRowDescription(columns: columns))
+        case UInt8(ascii: "t"):
+            guard let count = c.readInteger(as: Int16.self), count >= 0 else { throw .violation("ParameterDescription without a valid count") }
+            var types: [PGDataType] = []
+            for _ in 0..<count {
+                guard let oid = c.readInteger(as: UInt32.self) else { throw .violation("ParameterDescription is truncated") }
+                types.append(PGDataType(oid))
+            }
+            message = .parameterDescription(types)
+        case UInt8(ascii: "E"):
+            message = .errorResponse(try fields(&c, "ErrorResponse"))
+        case UInt8(ascii: "N"):
+            message = .noticeResponse(try fields(&c, "NoticeResponse"))
+        case UInt8(ascii: "S"):
+            let name = try cstring(&c, "ParameterStatus")
+            let value = try cstring(&c, "ParameterStatus")
+            message = .parameterStatus(name: name, value: value)
+        case UInt8(ascii: "K"):
+            guard let pid = c.readInteger(as: Int32.self), c.remaining >= 4, c.remaining <= 256,
+                  let key = c.readSlice(c.remaining) else { throw .violation("BackendKeyData is malformed") }
+            message = .backendKeyData(processID: pid, secretKey: Array(key))
+        case UInt8(ascii: "A"):
+            guard let pid = c.readInteger(as: Int32.self) else { throw .violation("NotificationResponse is truncated") }
+            let channel = try cstring(&c, "NotificationResponse")
+            let payload = try cstring(&c, "NotificationResponse")
+            message = .notificationResponse(processID: pid, channel: channel, payload: payload)
+        case UInt8(ascii: "v"):
+            guard let minor = c.readInteger(as: Int32.self), let n = c.readInteger(as: Int32.self), n >= 0 else {
+                throw .violation("NegotiateProtocolVersion is truncated")
+            }
+            var options: [String] = []
+            for _ in 0..<n { options.append(try cstring(&c, "NegotiateProtocolVersion")) }
+            message = .negotiateProtocolVersion(newestMinor: minor, unrecognizedOptions: options)
+        case UInt8(ascii: "G"), UInt8(ascii: "H"), UInt8(ascii: "W"):
+            guard let overall = c.readInteger(as: Int8.self), let format = PGFormat(rawValue: Int16(overall)),
+                  let n = c.readInteger(as: Int16.self), n >= 0 else { throw .violation("Copy response is malformed") }
+            var formats: [PGFormat] = []
+            for _ in 0..<n {
+                guard let f = c.readInteger(as: Int16.self), let pf = PGFormat(rawValue: f) else {
+                    throw .violation("Copy response has a bad column format")
+                }
+                formats.append(pf)
+            }
+            switch type {
+            case UInt8(ascii: "G"): message = .copyInResponse(format: format, columnFormats: formats)
+            case UInt8(ascii: "H"): message = .copyOutResponse(format: format, columnFormats: formats)
+            default: message = .copyBothResponse(format: format, columnFormats: formats)
+            }
+        case UInt8(ascii: "R"):
+            message = .authentication(try authentication(&c))
+        default:
+            throw .violation("unknown message type '\(printable(type))'")
+        }
+        guard c.remaining == 0 else {
+            throw .violation("\(message.name) has \(c.remaining) unexpected trailing bytes")
+        }
+        return message
+    }
+
+    private static func cstring(_ c: inout PGReadCursor, _ what: String) throws(PGError) -> String {
+        guard let s = c.readCString() else { throw .violation("\(what) has an unterminated or invalid UTF-8 string") }
+        return s
+    }
+
+    private static func fields(_ c: inout PGReadCursor, _ what: String) throws(PGError) -> PGServerErrorInfo {
+        var map: [UInt8: String] = [:]
+        while true {
+            guard let code = c.readInteger(as: UInt8.self) else { throw .violation("\(what) is not terminated") }
+            if code == 0 { break }
+            map[code] = try cstring(&c, what)
+        }
+        return PGServerErrorInfo(fields: map)
+    }
+
+    private static func authentication(_ c: inout PGReadCursor) throws(PGError) -> PGBackendMessage.Authentication {
+        guard let kind = c.readInteger(as: Int32.self) else { throw .violation("Authentication message is truncated") }
+        switch kind {
+        case 0: return .ok
+        case 2: return .kerberosV5
+        case 3: return .cleartextPassword
+        case 5:
+            guard let salt = c.readSlice(4) else { throw .violation("AuthenticationMD5Password without a salt") }
+            return .md5Password(salt: Array(salt))
+        case 6: return .scmCredential
+        case 7: return .gss
+        case 8: return .gssContinue(data: Array(c.readSlice(c.remaining) ?? []))
+        case 9: return .sspi
+        case 10:
+            var mechanisms: [String] = []
+            while true {
+                let m = try cstring(&c, "AuthenticationSASL")
+                if m.isEmpty { break }
+                mechanisms.append(m)
+            }
+            return .sasl(mechanisms: mechanisms)
+        case 11: return .saslContinue(data: Array(c.readSlice(c.remaining) ?? []))
+        case 12: return .saslFinal(data: Array(c.readSlice(c.remaining) ?? []))
+        default: throw .violation("unknown authentication request \(kind)")
+        }
+    }
+}

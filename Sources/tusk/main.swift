@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import PGClient
+import PGTestSupport
+
+// tusk — demo and benchmarks against DATABASE_URL or an embedded throwaway PostgreSQL.
+//
+//   tusk demo                 connect, run a few queries, print the results
+//   tusk bench [--runs N] [--queries N]
+//                             W1: sequential `SELECT $1::int4 + 1` on one connection, Tusk next to pgbench
+
+setvbuf(stdout, nil, _IOLBF, 0)
+LoggingSystem.bootstrap { label in
+    var h = StreamLogHandler.standardError(label: label)
+    h.logLevel = ProcessInfo.processInfo.environment["TUSK_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return h
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? "help"
+
+func option(_ name: String, default value: Int) -> Int {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count, let n = Int(arguments[i + 1]) else { return value }
+    return n
+}
+
+/// The server to use: DATABASE_URL, or an embedded throwaway cluster.
+func server() async throws -> (url: String, server: TemporaryPostgres?) {
+    if let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty {
+        return (url, nil)
+    }
+    print("Starting an embedded PostgreSQL (set DATABASE_URL to use your own)…")
+    let pg = try await TemporaryPostgres.shared()
+    print("  PostgreSQL \(pg.serverVersion) on 127.0.0.1:\(pg.port)")
+    return (pg.url(), pg)
+}
+
+do {
+    switch command {
+    case "demo":
+        try await Demo.run(url: try await server().url)
+    case "bench":
+        let (url, pg) = try await server()
+        try await Bench.run(url: url, server: pg, runs: option("--runs", default: 3), queries: option("--queries", default: 20_000))
+    default:
+        print("""
+            usage: tusk demo
+                   tusk bench [--runs 3] [--queries 20000]
+            Uses DATABASE_URL when set, otherwise starts an embedded PostgreSQL.
+            """)
+    }
+    if let pg = try? await TemporaryPostgres.shared(), !pg.isExternal, ProcessInfo.processInfo.environment["DATABASE_URL"] == nil {
+        await pg.stop()
+    }
+} catch {
+    FileHandle.standardError.write(Data("tusk: \(error)\n".utf8))
+    exit(1)
+}

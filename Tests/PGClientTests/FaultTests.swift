@@ -1,0 +1,180 @@
+import Foundation
+import PGClient
+import PGTestSupport
+import Testing
+
+@Suite(.serialized) struct FaultTests {
+    @Test func backendKilledMidQueryFailsTheQueryAndLaterOnesAtOnce() async throws {
+        let pg = try await TestDB.server()
+        let c = try await TestDB.connect()
+        let pid = await c.backendProcessID
+        let sleeper = Task { try await c.query("SELECT pg_sleep(10)").collect() }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await pg.psql("SELECT pg_terminate_backend(\(pid))")
+        let start = ContinuousClock.now
+        do {
+            _ = try await sleeper.value
+            Issue.record("query survived its backend")
+        } catch let e as PGError {
+            #expect(e.code == .connectionClosed || e.code == .server, "\(e)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(c.isClosed)
+        do {
+            _ = try await c.query("SELECT 1")
+            Issue.record("query on a dead connection succeeded")
+        } catch let e as PGError {
+            #expect(e.code == .connectionClosed)
+        }
+    }
+
+    @Test func everyQueuedRequestFailsWhenTheConnectionDies() async throws {
+        let pg = try await TestDB.server()
+        let c = try await TestDB.connect()
+        let pid = await c.backendProcessID
+        let tasks = (0..<50).map { i in
+            Task { () -> Bool in
+                do {
+                    _ = try await c.query("SELECT pg_sleep(\(i == 0 ? 10 : 0))").collect()
+                    return true
+                } catch { return false }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await pg.psql("SELECT pg_terminate_backend(\(pid))")
+        let outcomes = try await within(.seconds(2), "queued requests") {
+            var r: [Bool] = []
+            for t in tasks { r.append(await t.value) }
+            return r
+        }
+        #expect(outcomes.filter { $0 }.count == 0)
+    }
+
+    @Test func cancellingTheTaskCancelsTheQueryWithinASecond() async throws {
+        let c = try await TestDB.connect()
+        let task = Task { try await c.query("SELECT pg_sleep(10)").collect() }
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        task.cancel()
+        do {
+            _ = try await task.value
+            Issue.record("cancelled query succeeded")
+        } catch let e as PGError {
+            #expect(e.code == .cancelled, "\(e)")
+            #expect(e.sqlState == .queryCanceled)
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        // The connection is still usable.
+        let rows = try await c.query("SELECT 1::int4").collect()
+        #expect(try rows[0].decode(Int.self, column: 0) == 1)
+        await c.close()
+    }
+
+    @Test func serverClosingMidMessageIsATypedError() async throws {
+        let backend = try ScriptedBackend { conn in
+            _ = try conn.readStartup()
+            try conn.send(ScriptedBackend.startupOk)
+            try conn.readRequest()
+            // Half a ParseComplete… and the server goes away.
+            try conn.send(Array(ScriptedBackend.parseComplete.prefix(3)))
+            conn.close()
+        }
+        defer { backend.stop() }
+        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+        do {
+            _ = try await within(.seconds(2), "query") { try await c.query("SELECT 1") }
+            Issue.record("query succeeded")
+        } catch let e as PGError {
+            #expect(e.code == .connectionClosed, "\(e)")
+        }
+    }
+
+    static func scripted(_ reply: [UInt8]) throws -> ScriptedBackend {
+        try ScriptedBackend { conn in
+            _ = try conn.readStartup()
+            try conn.send(ScriptedBackend.startupOk)
+            try conn.readRequest() // Parse/Describe/Sync
+            try conn.send(reply)
+            try conn.readRequest()
+            Thread.sleep(forTimeInterval: 5) // a hang here must not hang the client: it closes on the violation
+        }
+    }
+
+    @Test(arguments: [
+        ("DataRow before RowDescription", ScriptedBackend.dataRowInt4 + ScriptedBackend.readyForQuery),
+        ("unknown message type", ScriptedBackend.message("~", [1, 2, 3])),
+        ("length under 4", [UInt8(ascii: "Z"), 0, 0, 0, 2]),
+        ("length over the maximum", [UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF]),
+        ("field count that disagrees", ScriptedBackend.parseComplete + ScriptedBackend.noParameters + ScriptedBackend.rowDescriptionInt4
+            + ScriptedBackend.readyForQuery + ScriptedBackend.bindComplete + ScriptedBackend.message("D", [0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1])),
+        ("a second ReadyForQuery", ScriptedBackend.parseComplete + ScriptedBackend.noParameters + ScriptedBackend.rowDescriptionInt4
+            + ScriptedBackend.readyForQuery + ScriptedBackend.readyForQuery),
+        ("invalid UTF-8 in a command tag", ScriptedBackend.message("C", [0xFF, 0xFE, 0])),
+    ])
+    func protocolViolationsFailTheQueryAndCloseTheConnection(_ name: String, _ reply: [UInt8]) async throws {
+        let backend = try Self.scripted(reply)
+        defer { backend.stop() }
+        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+        do {
+            _ = try await within(.seconds(2), name) { try await c.query("SELECT x").collect() }
+            Issue.record("\(name): query succeeded")
+        } catch let e as PGError {
+            #expect(e.code == .protocolViolation || e.code == .connectionClosed, "\(name): \(e)")
+        }
+        #expect(c.isClosed, "\(name): connection left open")
+    }
+
+    @Test func unsupportedAuthenticationIsATypedError() async throws {
+        let backend = try ScriptedBackend { conn in
+            _ = try conn.readStartup()
+            try conn.send(ScriptedBackend.message("R", [0, 0, 0, 7])) // GSSAPI
+        }
+        defer { backend.stop() }
+        do {
+            _ = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u:pw@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+            Issue.record("connected")
+        } catch let e as PGError {
+            #expect(e.code == .unsupportedAuthentication)
+            #expect(e.message.contains("GSSAPI"))
+        }
+    }
+
+    @Test func scramServerThatCannotProveThePasswordIsRefused() async throws {
+        let backend = try ScriptedBackend { conn in
+            _ = try conn.readStartup()
+            try conn.send(ScriptedBackend.message("R", [0, 0, 0, 10] + Array("SCRAM-SHA-256".utf8) + [0, 0]))
+            let (_, first) = try conn.readMessage()
+            // Extract the client nonce and answer with a valid-looking server-first.
+            let text = String(decoding: first, as: UTF8.self)
+            let nonce = text.components(separatedBy: "r=").last ?? ""
+            try conn.send(ScriptedBackend.message("R", [0, 0, 0, 11] + Array("r=\(nonce)server,s=QSXCR+Q6sek8bf92,i=4096".utf8)))
+            _ = try conn.readMessage()
+            // A server signature that does not match: the client must refuse.
+            try conn.send(ScriptedBackend.message("R", [0, 0, 0, 12] + Array("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".utf8)))
+            try conn.send(ScriptedBackend.startupOk)
+        }
+        defer { backend.stop() }
+        do {
+            _ = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u:secret@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+            Issue.record("connected to a server that could not prove the password")
+        } catch let e as PGError {
+            #expect(e.code == .authenticationFailed, "\(e)")
+        }
+    }
+
+    @Test func scramServerSkippingTheFinalMessageIsRefused() async throws {
+        let backend = try ScriptedBackend { conn in
+            _ = try conn.readStartup()
+            try conn.send(ScriptedBackend.message("R", [0, 0, 0, 10] + Array("SCRAM-SHA-256".utf8) + [0, 0]))
+            _ = try conn.readMessage()
+            try conn.send(ScriptedBackend.startupOk) // AuthenticationOk without SASLContinue/SASLFinal
+        }
+        defer { backend.stop() }
+        do {
+            _ = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u:secret@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+            Issue.record("connected")
+        } catch let e as PGError {
+            #expect(e.code == .authenticationFailed || e.code == .protocolViolation, "\(e)")
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import PGClient
+import PGTestSupport
+import Testing
+
+@Suite struct QueryTests {
+    @Test func extendedQueryWithBoundParametersOfEveryBinaryType() async throws {
+        try await TestDB.withConnection { c in
+            let uuid = UUID()
+            let date = Date(timeIntervalSince1970: 1_700_000_000.123456)
+            let day = PGDate(year: 1969, month: 7, day: 20)
+            let rows = try await c.query(
+                "SELECT $1::bool, $2::int2, $3::int4, $4::int8, $5::float4, $6::float8, $7::text, $8::bytea, $9::uuid, $10::timestamptz, $11::date, $12::varchar",
+                [true, Int16(-7), Int32(123_456), Int64.max, Float(1.5), Double.pi, "héllo ✓", [UInt8]([0, 1, 255]), uuid, date, day, "v"]
+            ).collect()
+            #expect(rows.count == 1)
+            let r = rows[0]
+            #expect(try r.decode(Bool.self, column: 0) == true)
+            #expect(try r.decode(Int16.self, column: 1) == -7)
+            #expect(try r.decode(Int32.self, column: 2) == 123_456)
+            #expect(try r.decode(Int64.self, column: 3) == Int64.max)
+            #expect(try r.decode(Float.self, column: 4) == 1.5)
+            #expect(try r.decode(Double.self, column: 5) == Double.pi)
+            #expect(try r.decode(String.self, column: 6) == "héllo ✓")
+            #expect(try r.decode([UInt8].self, column: 7) == [0, 1, 255])
+            #expect(try r.decode(UUID.self, column: 8) == uuid)
+            let back = try r.decode(Date.self, column: 9)
+            #expect(abs(back.timeIntervalSince(date)) < 0.000_001)
+            #expect(try r.decode(PGDate.self, column: 10) == day)
+            #expect(try r.decode(String.self, column: 11) == "v")
+            #expect(r.columns.columns[0].format == .binary)
+        }
+    }
+
+    @Test func nullsBindAndDecodeAsOptionals() async throws {
+        try await TestDB.withConnection { c in
+            let none: Int32? = nil
+            let rows = try await c.query("SELECT $1::int4, $2::text, NULL::uuid", [none, String?.none]).collect()
+            let (a, b, u) = try rows[0].decode((Int32?, String?, UUID?).self)
+            #expect(a == nil && b == nil && u == nil)
+            do {
+                _ = try rows[0].decode(Int32.self, column: 0)
+                Issue.record("NULL decoded as a non-optional")
+            } catch let e as PGError {
+                #expect(e.code == .decoding)
+                #expect(e.message.contains("NULL"))
+            }
+        }
+    }
+
+    @Test func typesWithoutABinaryCodecArriveAsText() async throws {
+        try await TestDB.withConnection { c in
+            let rows = try await c.query("SELECT 12.345::numeric, '1 day'::interval, '{1,2}'::int4[], $1::int4", [Int32(1)]).collect()
+            let r = rows[0]
+            #expect(r.columns.columns[0].format == .text)
+            #expect(try r.decode(String.self, column: 0) == "12.345")
+            #expect(try r.decode(String.self, column: 1) == "1 day")
+            #expect(try r.decode(String.self, column: 2) == "{1,2}")
+            // Text values with no binary codec can be sent too: the server infers the type.
+            let n = try await c.query("SELECT $1::numeric * 2", [PGTextValue("1.25")]).collect()
+            #expect(try n[0].decode(String.self, column: 0) == "2.50")
+        }
+    }
+
+    @Test func tupleAndNamedDecodingReportMismatches() async throws {
+        try await TestDB.withConnection { c in
+            let rows = try await c.query("SELECT 1::int4 AS id, 'x'::text AS name").collect()
+            let (id, name) = try rows[0].decode((Int, String).self)
+            #expect(id == 1 && name == "x")
+            #expect(try rows[0].decode(String.self, column: "name") == "x")
+            do {
+                _ = try rows[0].decode((Int, String, Int).self)
+                Issue.record("arity mismatch accepted")
+            } catch let e as PGError { #expect(e.code == .decoding) }
+            do {
+                _ = try rows[0].decode(UUID.self, column: "id")
+                Issue.record("int4 decoded as UUID")
+            } catch let e as PGError {
+                #expect(e.code == .decoding)
+                #expect(e.message.contains("\"id\""))
+                #expect(e.message.contains("int4"))
+                #expect(e.message.contains("UUID"))
+            }
+        }
+    }
+
+    @Test func simpleQueryReturnsEachStatementsResultInOrder() async throws {
+        try await TestDB.withConnection { c in
+            let results = try await c.simpleQuery("""
+                CREATE TEMP TABLE simple_t(x int, y text);
+                INSERT INTO simple_t VALUES (1, 'a'), (2, NULL);
+                SELECT x, y FROM simple_t ORDER BY x;
+                SELECT 'second';
+                """)
+            #expect(results.count == 4)
+            #expect(results[0].commandTag == "CREATE TABLE")
+            #expect(results[1].affectedRows == 2)
+            #expect(results[2].rows.count == 2)
+            #expect(try results[2].rows[1].decode(String?.self, column: 1) == nil)
+            #expect(try results[2].rows[0].decode(Int.self, column: 0) == 1) // text format decodes too
+            #expect(try results[3].rows[0].decode(String.self, column: 0) == "second")
+        }
+    }
+
+    @Test func serverErrorsAreTypedAndTheConnectionStaysUsable() async throws {
+        try await TestDB.withConnection { c in
+            do {
+                _ = try await c.query("SELECT * FROM no_such_table_xyz")
+                Issue.record("query on a missing table succeeded")
+            } catch let e as PGError {
+                #expect(e.code == .server)
+                #expect(e.sqlState == .undefinedTable)
+                #expect(e.sqlState?.name == "undefined_table")
+                #expect(e.serverInfo?.severity == "ERROR")
+                #expect(e.serverInfo?.position == 15)
+            }
+            _ = try await c.simpleQuery("CREATE TEMP TABLE uniq(id int PRIMARY KEY)")
+            try await c.execute("INSERT INTO uniq VALUES ($1)", [1])
+            do {
+                try await c.execute("INSERT INTO uniq VALUES ($1)", [1])
+                Issue.record("duplicate accepted")
+            } catch let e as PGError {
+                #expect(e.sqlState == .uniqueViolation)
+                #expect(e.serverInfo?.constraintName == "uniq_pkey")
+                #expect(e.serverInfo?.tableName == "uniq")
+                #expect(e.serverInfo?.detail?.contains("already exists") == true)
+                #expect(!e.description.contains("(id)=(1)"), "bound values must not appear in description")
+            }
+            do {
+                _ = try await c.query("SELECT 1/$1::int4", [Int32(0)]).collect()
+                Issue.record("division by zero succeeded")
+            } catch let e as PGError { #expect(e.sqlState == .divisionByZero) }
+            // Still usable.
+            let rows = try await c.query("SELECT $1::int4 + 1", [Int32(41)]).collect()
+            #expect(try rows[0].decode(Int32.self, column: 0) == 42)
+        }
+    }
+
+    @Test func executeReturnsAffectedRows() async throws {
+        try await TestDB.withConnection { c in
+            _ = try await c.simpleQuery("CREATE TEMP TABLE aff(x int)")
+            #expect(try await c.execute("INSERT INTO aff SELECT generate_series(1, $1)", [10]) == 10)
+            #expect(try await c.execute("UPDATE aff SET x = x + 1 WHERE x > $1", [5]) == 5)
+            #expect(try await c.execute("DELETE FROM aff") == 10)
+        }
+    }
+
+    @Test func largeResultStreamsWithFlatMemory() async throws {
+        try await TestDB.withConnection { c in
+            var count = 0
+            var sum = 0
+            let rows = try await c.query("SELECT i, i::text FROM generate_series(1, $1) i", [300_000])
+            for try await row in rows {
+                let (i, s) = try row.decode((Int, String).self)
+                #expect(String(i) == s)
+                sum += i
+                count += 1
+            }
+            #expect(count == 300_000)
+            #expect(sum == 300_000 * 300_001 / 2)
+            #expect(rows.commandTag == "SELECT 300000")
+        }
+    }
+
+    @Test func breakingOutOfAResultLeavesTheConnectionUsable() async throws {
+        try await TestDB.withConnection { c in
+            do {
+                let rows = try await c.query("SELECT i FROM generate_series(1, 200000) i")
+                var n = 0
+                for try await _ in rows {
+                    n += 1
+                    if n == 10 { break }
+                }
+            }
+            let rows = try await c.query("SELECT 7::int4").collect()
+            #expect(try rows[0].decode(Int.self, column: 0) == 7)
+        }
+    }
+
+    @Test func pipelinedQueriesWithAFailureInTheMiddle() async throws {
+        try await TestDB.withConnection { c in
+            let results = try await withThrowingTaskGroup(of: (Int, Result<Int, PGError>).self) { group in
+                for i in 0..<2_000 {
+                    group.addTask {
+                        do {
+                            let divisor = i == 1_000 ? 0 : 1
+                            let rows = try await c.query("SELECT $1::int4 / $2::int4", [Int32(i), Int32(divisor)]).collect()
+                            return (i, .success(try rows[0].decode(Int.self, column: 0)))
+                        } catch let e as PGError {
+                            return (i, .failure(e))
+                        }
+                    }
+                }
+                var all: [Int: Result<Int, PGError>] = [:]
+                for try await (i, r) in group { all[i] = r }
+                return all
+            }
+            #expect(results.count == 2_000)
+            for (i, r) in results {
+                switch r {
+                case .success(let v): #expect(i != 1_000 && v == i)
+                case .failure(let e): #expect(i == 1_000 && e.sqlState == .divisionByZero, "\(i): \(e)")
+                }
+            }
+        }
+    }
+
+    @Test func statementCacheRecoversAfterTheTableChanges() async throws {
+        try await TestDB.withConnection { c in
+            _ = try await c.simpleQuery("CREATE TEMP TABLE ddl_t(a int); INSERT INTO ddl_t VALUES (1)")
+            _ = try await c.query("SELECT * FROM ddl_t").collect()
+            _ = try await c.simpleQuery("ALTER TABLE ddl_t ADD COLUMN b text")
+            // The cached plan's result type changed: the server refuses once, Tusk re-prepares next time.
+            var rows: [PGRow] = []
+            do { rows = try await c.query("SELECT * FROM ddl_t").collect() } catch { rows = try await c.query("SELECT * FROM ddl_t").collect() }
+            #expect(rows[0].count == 2)
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PGClient
+import PGTestSupport
+import Testing
+
+/// Shared helpers for integration tests: one throwaway server per test run.
+enum TestDB {
+    static func server() async throws -> TemporaryPostgres {
+        try await TemporaryPostgres.shared()
+    }
+
+    static func configuration(user: String? = nil, password: String? = nil) async throws -> PGConnectionConfiguration {
+        let pg = try await server()
+        var config = try PGConnectionConfiguration(url: pg.url(user: user, password: password))
+        config.connectTimeout = .seconds(10)
+        return config
+    }
+
+    static func connect(user: String? = nil, password: String? = nil) async throws -> PGConnection {
+        try await PGConnection.connect(try await configuration(user: user, password: password))
+    }
+
+    /// Runs `body` with a connection and closes it afterwards.
+    static func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        let c = try await connect()
+        do {
+            let r = try await body(c)
+            await c.close()
+            return r
+        } catch {
+            await c.close()
+            throw error
+        }
+    }
+}
+
+/// Fails the test if `body` takes longer than `limit` (returns its result otherwise).
+func within<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        guard let first = try await group.next() else { throw PGError(code: .timeout, message: "no result") }
+        group.cancelAll()
+        guard let value = first else {
+            throw PGError(code: .timeout, message: "\(what) did not finish within \(limit)")
+        }
+        return value
+    }
+}
+
+/// A log handler that records every line, to assert on what was logged.
+final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    final class Store: @unchecked Sendable {
+        let lock = NSLock()
+        var lines: [String] = []
+        func append(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    }
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    init(store: Store) { self.store = store }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        store.append("\(event.level) \(event.message) \(metadata.merging(event.metadata ?? [:]) { $1 })")
+    }
+}
