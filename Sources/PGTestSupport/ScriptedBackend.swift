@@ -17,7 +17,8 @@ public final class ScriptedBackend: Sendable {
     /// The port it listens on.
     public let port: Int
     private let fd: Int32
-    private let closed = Atomic<Bool>(false)
+    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    private let closed = Flag()
 
     /// One accepted client connection (blocking I/O on a background thread).
     public final class Connection: @unchecked Sendable {
@@ -100,7 +101,7 @@ public final class ScriptedBackend: Sendable {
         port = Int(UInt16(bigEndian: addr.sin_port))
         let closed = self.closed
         Thread.detachNewThread {
-            while !closed.load(ordering: .relaxed) {
+            while !closed.value.load(ordering: .relaxed) {
                 let c = accept(s, nil, nil)
                 if c < 0 { return }
                 let conn = Connection(fd: c)
@@ -116,7 +117,7 @@ public final class ScriptedBackend: Sendable {
 
     /// Stops listening.
     public func stop() {
-        if closed.exchange(true, ordering: .relaxed) { return }
+        if closed.value.exchange(true, ordering: .relaxed) { return }
         shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
     }

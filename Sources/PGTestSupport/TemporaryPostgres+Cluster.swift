@@ -18,11 +18,11 @@ extension TemporaryPostgres {
     /// Stops the server (fast shutdown, then SIGQUIT/SIGKILL if it does not go) and removes the
     /// temporary directory. Idempotent; does nothing in external mode.
     public func stop() async {
-        guard !isExternal, let dataDirectory, let temporaryDirectory else { return }
+        guard !isExternal, let dataDirectory, let temporaryDirectory, let binDirectory else { return }
         _ = try? await serialized { [self] in
             guard state.withLock({ $0.running }) else { return }
             _ = try? await Self.runProcess(
-                executable: binDirectory! + "/pg_ctl",
+                executable: binDirectory + "/pg_ctl",
                 arguments: ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "20", "-s"],
                 environment: Self.cleanEnvironment(), currentDirectory: temporaryDirectory,
                 timeout: .seconds(30), runAs: runAs)
@@ -40,7 +40,7 @@ extension TemporaryPostgres {
     /// Restarts the server (fast shutdown, same port, socket and data). Existing connections
     /// are closed by the server. Throws in external mode or once stopped.
     public func restart() async throws {
-        guard !isExternal, let dataDirectory, let temporaryDirectory, let logFile else {
+        guard !isExternal, let dataDirectory, let temporaryDirectory, let logFile, let binDirectory else {
             throw TemporaryPostgresError("restart() is not available for an external server")
         }
         let timeout = startTimeout
@@ -50,7 +50,7 @@ extension TemporaryPostgres {
             }
             let secs = Int(timeout.components.seconds) + 1
             let result = try await Self.runProcess(
-                executable: binDirectory! + "/pg_ctl",
+                executable: binDirectory + "/pg_ctl",
                 arguments: ["restart", "-D", dataDirectory, "-l", logFile, "-m", "fast", "-w", "-t", "\(secs)", "-s"],
                 environment: Self.cleanEnvironment(), currentDirectory: temporaryDirectory,
                 timeout: timeout + .seconds(30), runAs: runAs)
@@ -310,8 +310,8 @@ extension TemporaryPostgres {
             "timezone = 'UTC'",
             "log_timezone = 'UTC'",
         ]
-        for key in extra.keys.sorted() {
-            lines.append("\(key) = \(extra[key]!)")
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
+            lines.append("\(key) = \(value)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

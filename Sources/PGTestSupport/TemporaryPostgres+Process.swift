@@ -68,6 +68,141 @@ extension TemporaryPostgres {
         let timedOut = Mutex(false)
     }
 
+    // Foundation.Process is not used: on Linux it detects a child's exit through a socket it
+    // leaks into the child, so a child that leaves a daemon behind (pg_ctl start) or forks
+    // (setsid) is never seen to exit and waitUntilExit() hangs (swift-corelibs-foundation
+    // #4795). We posix_spawn ourselves, close every other descriptor in the child and waitpid.
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    /// glibc >= 2.34 / 2.29 have these, but the Swift Glibc module does not export them.
+    private static let spawnExtensions: (closeFrom: AddCloseFrom?, chdir: AddChdir?) = {
+        #if os(Linux)
+        let handle = dlopen(nil, RTLD_NOW)
+        let closeFrom = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: AddCloseFrom.self) }
+        let chdir = dlsym(handle, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
+        return (closeFrom, chdir)
+        #else
+        return (nil, nil)
+        #endif
+    }()
+
+    /// Spawns `argv[0]` with stdin/stdout/stderr on the given descriptors (nil: /dev/null),
+    /// every other descriptor closed, default signal handling and mask, in `directory`.
+    static func spawn(
+        _ argv: [String], environment: [String: String], directory: String?,
+        stdin: Int32?, stdout: Int32?, stderr: Int32?
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        for (fd, target) in [(stdin, Int32(0)), (stdout, 1), (stderr, 2)] {
+            if let fd {
+                posix_spawn_file_actions_adddup2(&actions, fd, target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+        }
+        var argv = argv
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        #if os(Linux)
+        if let closeFrom = spawnExtensions.closeFrom {
+            _ = closeFrom(&actions, 3)
+        }
+        if let directory {
+            if let chdir = spawnExtensions.chdir {
+                _ = chdir(&actions, directory)
+            } else {
+                argv = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + argv
+            }
+        }
+        #else
+        flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)
+        if let directory {
+            posix_spawn_file_actions_addchdir_np(&actions, directory)
+        }
+        #endif
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2] {
+            sigaddset(&defaults, sig)
+        }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        guard rc == 0 else {
+            throw TemporaryPostgresError("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    /// A pipe whose both ends are close-on-exec (the child gets dup2'ed copies).
+    private static func makePipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw TemporaryPostgresError("pipe() failed: errno \(errno)") }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    private static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                data.append(contentsOf: buffer[0..<n])
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        return data
+    }
+
+    private static func writeAll(_ fd: Int32, _ data: Data) {
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 {
+                    offset += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // EPIPE: the child stopped reading
+                }
+            }
+        }
+    }
+
+    /// waitpid for this child, retrying on EINTR; returns the exit status (128+signal if killed).
+    static func waitForExit(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        let low = status & 0x7f
+        if low == 0 { return (status >> 8) & 0xff }  // exited
+        return 128 + low  // killed by a signal
+    }
+
     private static func runProcessBlocking(
         executable: String,
         arguments: [String],
@@ -76,72 +211,79 @@ extension TemporaryPostgres {
         input: Data?,
         timeout: Duration
     ) throws -> ProcessOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let outPipe = Pipe()
-        let errPipe = Pipe()
-        let inPipe: Pipe? = input == nil ? nil : Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe ?? FileHandle.nullDevice
+        let out = try makePipe()
+        let err = try makePipe()
+        let inPipe = input == nil ? nil : try makePipe()
+        let pid: pid_t
         do {
-            try process.run()
+            pid = try spawn(
+                [executable] + arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+                directory: currentDirectory, stdin: inPipe?.read, stdout: out.write, stderr: err.write)
         } catch {
-            throw TemporaryPostgresError("cannot run \(executable): \(error)")
+            for fd in [out.read, out.write, err.read, err.write, inPipe?.read ?? -1, inPipe?.write ?? -1] where fd >= 0 {
+                close(fd)
+            }
+            throw error
         }
-        let pid = process.processIdentifier
-        let errCollected = Collected()
-        let outCollected = Collected()
+        close(out.write)
+        close(err.write)
+        if let inPipe { close(inPipe.read) }
+
+        let collected = Collected()
         let group = DispatchGroup()
-        let errReader = errPipe.fileHandleForReading
-        DispatchQueue.global().async(group: group) {
-            let d = errReader.readDataToEndOfFile()
-            errCollected.data.withLock { $0 = d }
+        let errFD = err.read
+        group.enter()
+        Thread.detachNewThread {
+            collected.data.withLock { $0 = readAll(errFD) }
+            close(errFD)
+            group.leave()
         }
         if let inPipe, let input {
-            let writer = inPipe.fileHandleForWriting
-            DispatchQueue.global().async(group: group) {
-                // EPIPE (the process exited early) must not kill us: SIGPIPE is ignored below.
-                try? writer.write(contentsOf: input)
-                try? writer.close()
+            group.enter()
+            let inFD = inPipe.write
+            Thread.detachNewThread {
+                writeAll(inFD, input)
+                close(inFD)
+                group.leave()
             }
         }
         let timer = DispatchSource.makeTimerSource(queue: .global())
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         timer.schedule(deadline: .now() + seconds)
+        let exited = Mutex(false)
         timer.setEventHandler {
-            outCollected.timedOut.withLock { $0 = true }
+            // The pid stays ours (a zombie at worst) until waitpid below, so this is safe.
+            guard !exited.withLock({ $0 }) else { return }
+            collected.timedOut.withLock { $0 = true }
             kill(pid, SIGTERM)
             DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
-                kill(pid, SIGKILL)
+                if !exited.withLock({ $0 }) { kill(pid, SIGKILL) }
             }
         }
         timer.resume()
-        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let outData = readAll(out.read)
+        close(out.read)
+        // Exit status first: a daemonized grandchild may keep stderr open; don't wait for it then.
+        let status = waitForExit(pid)
+        exited.withLock { $0 = true }
         timer.cancel()
-        group.wait()
+        _ = group.wait(timeout: .now() + 5)
         return ProcessOutput(
-            status: process.terminationStatus,
+            status: status,
             stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errCollected.data.withLock { $0 }, as: UTF8.self),
-            timedOut: outCollected.timedOut.withLock { $0 }
+            stderr: String(decoding: collected.data.withLock { $0 }, as: UTF8.self),
+            timedOut: collected.timedOut.withLock { $0 }
         )
     }
 
-    /// Starts a process and does not wait for it (the watchdog). stdio go to /dev/null.
+    /// Starts a process and does not wait for it (the watchdog); a thread reaps it when it ends.
     static func spawnDetached(executable: String, arguments: [String], environment: [String: String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let pid = try spawn(
+            [executable] + arguments, environment: environment, directory: "/",
+            stdin: nil, stdout: nil, stderr: nil)
+        Thread.detachNewThread {
+            _ = waitForExit(pid)
+        }
     }
 
     /// The environment without libpq's PG* variables (so PGPORT, PGUSER... of the developer

@@ -343,9 +343,12 @@ public final class TemporaryPostgres: Sendable {
         if isExternal, let externalURL, user == defaultUser, password == nil, database == nil, useSocket == nil {
             conninfo = externalURL  // as given (keeps sslmode and friends)
         } else {
-            let socket = (useSocket ?? !isExternal) && socketDirectory != nil
+            let socket = (useSocket ?? !isExternal) ? socketDirectory : nil
             // The password goes in PGPASSWORD, not on the command line.
-            conninfo = keywordValue(user: user, password: nil, database: database, useSocket: socket)
+            conninfo = [
+                "host=" + Self.quoteKeywordValue(socket ?? host), "port=\(port)",
+                "user=" + Self.quoteKeywordValue(user), "dbname=" + Self.quoteKeywordValue(database ?? defaultDatabase),
+            ].joined(separator: " ")
             if let password = password ?? (user == defaultUser ? defaultPassword : nil) {
                 env["PGPASSWORD"] = password
             } else {

@@ -9,9 +9,9 @@ enum Bench {
         var cpuMicrosPerOp: Double
     }
 
-    static func cpuSeconds(_ who: Int32) -> Double {
+    static func cpuSeconds(_ who: __rusage_who) -> Double {
         var usage = rusage()
-        getrusage(who, &usage)
+        getrusage(Int32(who.rawValue), &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }

@@ -9,7 +9,6 @@ import PGTestSupport
 //   tusk bench [--runs N] [--queries N]
 //                             W1: sequential `SELECT $1::int4 + 1` on one connection, Tusk next to pgbench
 
-setvbuf(stdout, nil, _IOLBF, 0)
 LoggingSystem.bootstrap { label in
     var h = StreamLogHandler.standardError(label: label)
     h.logLevel = ProcessInfo.processInfo.environment["TUSK_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

@@ -100,17 +100,22 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ("DataRow before RowDescription", ScriptedBackend.dataRowInt4 + ScriptedBackend.readyForQuery),
-        ("unknown message type", ScriptedBackend.message("~", [1, 2, 3])),
-        ("length under 4", [UInt8(ascii: "Z"), 0, 0, 0, 2]),
-        ("length over the maximum", [UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF]),
-        ("field count that disagrees", ScriptedBackend.parseComplete + ScriptedBackend.noParameters + ScriptedBackend.rowDescriptionInt4
-            + ScriptedBackend.readyForQuery + ScriptedBackend.bindComplete + ScriptedBackend.message("D", [0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1])),
-        ("a second ReadyForQuery", ScriptedBackend.parseComplete + ScriptedBackend.noParameters + ScriptedBackend.rowDescriptionInt4
-            + ScriptedBackend.readyForQuery + ScriptedBackend.readyForQuery),
-        ("invalid UTF-8 in a command tag", ScriptedBackend.message("C", [0xFF, 0xFE, 0])),
-    ])
+    static let violations: [(String, [UInt8])] = {
+        typealias B = ScriptedBackend
+        let described: [UInt8] = B.parseComplete + B.noParameters + B.rowDescriptionInt4 + B.readyForQuery
+        let wrongFieldCount: [UInt8] = B.message("D", [0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1])
+        var cases: [(String, [UInt8])] = []
+        cases.append(("DataRow before RowDescription", B.dataRowInt4 + B.readyForQuery))
+        cases.append(("unknown message type", B.message("~", [1, 2, 3])))
+        cases.append(("length under 4", [UInt8(ascii: "Z"), 0, 0, 0, 2]))
+        cases.append(("length over the maximum", [UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF]))
+        cases.append(("field count that disagrees", described + B.bindComplete + wrongFieldCount))
+        cases.append(("a second ReadyForQuery", described + B.readyForQuery))
+        cases.append(("invalid UTF-8 in a command tag", B.message("C", [0xFF, 0xFE, 0])))
+        return cases
+    }()
+
+    @Test(arguments: Self.violations)
     func protocolViolationsFailTheQueryAndCloseTheConnection(_ name: String, _ reply: [UInt8]) async throws {
         let backend = try Self.scripted(reply)
         defer { backend.stop() }

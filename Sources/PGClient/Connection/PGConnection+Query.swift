@@ -1,3 +1,5 @@
+import Logging
+import PGTransport
 import PGWire
 
 extension PGConnection {
@@ -173,4 +175,3 @@ extension PGConnection {
     }
 }
 
-import PGTransport
