@@ -45,7 +45,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
-        .testTarget(name: "PGWireTests", dependencies: ["PGWire"], swiftSettings: strict),
+        .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
             dependencies: ["PGClient", "PGTestSupport", "PGWire", .product(name: "Logging", package: "swift-log")],

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,7 +37,9 @@ int ctusk_epoll_wait(int epfd, ctusk_event *out, int max, int timeout_ms) {
 int ctusk_eventfd_create(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 int ctusk_eventfd_signal(int fd) { uint64_t one = 1; return (int)write(fd, &one, sizeof one); }
 int ctusk_eventfd_drain(int fd) { uint64_t v; return (int)read(fd, &v, sizeof v); }
-long ctusk_thread_id(void) { return (long)syscall(SYS_gettid); }
+// A per-thread address (no syscall, unlike gettid): unique among live threads.
+static __thread char ctusk_thread_marker;
+long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
 #else
 int ctusk_epoll_create(void) { errno = ENOSYS; return -1; }
 int ctusk_epoll_add(int a, int b, uint32_t c, uint64_t d) { errno = ENOSYS; return -1; }
@@ -45,7 +49,8 @@ int ctusk_epoll_wait(int a, ctusk_event *b, int c, int d) { errno = ENOSYS; retu
 int ctusk_eventfd_create(void) { errno = ENOSYS; return -1; }
 int ctusk_eventfd_signal(int fd) { errno = ENOSYS; return -1; }
 int ctusk_eventfd_drain(int fd) { errno = ENOSYS; return -1; }
-long ctusk_thread_id(void) { return 0; }
+static __thread char ctusk_thread_marker;
+long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
 #endif
 
 int ctusk_set_nonblocking(int fd) {
@@ -68,3 +73,16 @@ int ctusk_socket_error(int fd) {
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -1;
     return err;
 }
+
+ctusk_lock *ctusk_lock_create(void) {
+    pthread_mutex_t *m = malloc(sizeof(pthread_mutex_t));
+    if (m) pthread_mutex_init(m, NULL);
+    return (ctusk_lock *)m;
+}
+void ctusk_lock_destroy(ctusk_lock *l) {
+    if (!l) return;
+    pthread_mutex_destroy((pthread_mutex_t *)l);
+    free(l);
+}
+void ctusk_lock_lock(ctusk_lock *l) { pthread_mutex_lock((pthread_mutex_t *)l); }
+void ctusk_lock_unlock(ctusk_lock *l) { pthread_mutex_unlock((pthread_mutex_t *)l); }

@@ -29,7 +29,7 @@ public protocol PGEventHandler: AnyObject, Sendable {
 /// }
 /// ```
 public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
-    private struct Pending: ~Copyable {
+    private struct Pending {
         var jobs: [UnownedJob] = []
         var closures: [@Sendable () -> Void] = []
         var sleeping = false
@@ -37,7 +37,7 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
 
     private let epfd: Int32
     private let wakeFD: Int32
-    private let pending = Mutex(Pending())
+    private let pending = PGLock(Pending())
     private let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     // Loop-thread-only state.

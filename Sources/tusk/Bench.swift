@@ -24,7 +24,15 @@ enum Bench {
         let cpu0 = cpuSeconds(RUSAGE_SELF)
         let t0 = ContinuousClock.now
         var check = 0
-        for i in 0..<queries { check &+= try await one(connection, Int32(i & 0xFFFF)) }
+        if ProcessInfo.processInfo.environment["TUSK_BENCH_ONLOOP"] == "1" {
+            check = try await withTaskExecutorPreference(connection.eventLoop) {
+                var c = 0
+                for i in 0..<queries { c &+= try await one(connection, Int32(i & 0xFFFF)) }
+                return c
+            }
+        } else {
+            for i in 0..<queries { check &+= try await one(connection, Int32(i & 0xFFFF)) }
+        }
         let elapsed = ContinuousClock.now - t0
         let cpu = cpuSeconds(RUSAGE_SELF) - cpu0
         let expected = (0..<queries).reduce(0) { $0 &+ ($1 & 0xFFFF) + 1 }
@@ -82,7 +90,7 @@ enum Bench {
     }
 
     static func run(url: String, server: TemporaryPostgres?, runs: Int, queries: Int) async throws {
-        let pgbench = pgbenchPath(server)
+        let pgbench = ProcessInfo.processInfo.environment["TUSK_BENCH_ONLY"] == "tusk" ? nil : pgbenchPath(server)
         print("W1: \(queries) sequential `SELECT $1::int4 + 1` on one connection, \(runs) interleaved runs, median (spread)")
         var tusk: [Sample] = []
         var libpq: [Sample] = []

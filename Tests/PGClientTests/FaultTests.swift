@@ -89,35 +89,39 @@ import Testing
         }
     }
 
-    static func scripted(_ reply: [UInt8]) throws -> ScriptedBackend {
+    /// A backend that answers the n-th request (Parse/Describe/Sync, then Bind/Execute/Sync) with `replies[n]`.
+    static func scripted(_ replies: [[UInt8]]) throws -> ScriptedBackend {
         try ScriptedBackend { conn in
             _ = try conn.readStartup()
             try conn.send(ScriptedBackend.startupOk)
-            try conn.readRequest() // Parse/Describe/Sync
-            try conn.send(reply)
+            for reply in replies {
+                try conn.readRequest()
+                try conn.send(reply)
+            }
             try conn.readRequest()
             Thread.sleep(forTimeInterval: 5) // a hang here must not hang the client: it closes on the violation
         }
     }
 
-    static let violations: [(String, [UInt8])] = {
+    static let violations: [(String, [[UInt8]])] = {
         typealias B = ScriptedBackend
         let described: [UInt8] = B.parseComplete + B.noParameters + B.rowDescriptionInt4 + B.readyForQuery
         let wrongFieldCount: [UInt8] = B.message("D", [0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1])
-        var cases: [(String, [UInt8])] = []
-        cases.append(("DataRow before RowDescription", B.dataRowInt4 + B.readyForQuery))
-        cases.append(("unknown message type", B.message("~", [1, 2, 3])))
-        cases.append(("length under 4", [UInt8(ascii: "Z"), 0, 0, 0, 2]))
-        cases.append(("length over the maximum", [UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF]))
-        cases.append(("field count that disagrees", described + B.bindComplete + wrongFieldCount))
-        cases.append(("a second ReadyForQuery", described + B.readyForQuery))
-        cases.append(("invalid UTF-8 in a command tag", B.message("C", [0xFF, 0xFE, 0])))
+        var cases: [(String, [[UInt8]])] = []
+        cases.append(("DataRow before RowDescription", [B.dataRowInt4 + B.readyForQuery]))
+        cases.append(("unknown message type", [B.message("~", [1, 2, 3])]))
+        cases.append(("length under 4", [[UInt8(ascii: "Z"), 0, 0, 0, 2]]))
+        cases.append(("length over the maximum", [[UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF]]))
+        cases.append(("field count that disagrees", [described, B.bindComplete + wrongFieldCount]))
+        cases.append(("a second ReadyForQuery", [described + B.readyForQuery]))
+        cases.append(("a DataRow after the result completed", [described, B.bindComplete + B.dataRowInt4 + B.selectOne + B.dataRowInt4]))
+        cases.append(("invalid UTF-8 in a command tag", [described, B.bindComplete + B.message("C", [0xFF, 0xFE, 0])]))
         return cases
     }()
 
     @Test(arguments: Self.violations)
-    func protocolViolationsFailTheQueryAndCloseTheConnection(_ name: String, _ reply: [UInt8]) async throws {
-        let backend = try Self.scripted(reply)
+    func protocolViolationsFailTheQueryAndCloseTheConnection(_ name: String, _ replies: [[UInt8]]) async throws {
+        let backend = try Self.scripted(replies)
         defer { backend.stop() }
         let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable"))
         do {

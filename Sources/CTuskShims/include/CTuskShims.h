@@ -36,6 +36,13 @@ long ctusk_send(int fd, const void *buf, unsigned long len);
 int ctusk_set_nodelay(int fd);
 /// Returns the SO_ERROR value of a socket (after a non-blocking connect), or -1.
 int ctusk_socket_error(int fd);
-/// Current thread's id (gettid on Linux).
+/// An id of the current thread, unique among live threads; costs no syscall.
 long ctusk_thread_id(void);
+
+/// A plain pthread mutex (uncontended lock/unlock make no syscall, unlike a PI futex mutex).
+typedef struct ctusk_lock ctusk_lock;
+ctusk_lock *ctusk_lock_create(void);
+void ctusk_lock_destroy(ctusk_lock *lock);
+void ctusk_lock_lock(ctusk_lock *lock);
+void ctusk_lock_unlock(ctusk_lock *lock);
 #endif

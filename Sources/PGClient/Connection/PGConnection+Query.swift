@@ -16,7 +16,7 @@ extension PGConnection {
     ///     let (id, name) = try row.decode((Int, String).self)
     /// }
     /// ```
-    public func query(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> PGRowSequence {
+    public nonisolated func query(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> PGRowSequence {
         let stream = try await startQuery(sql, bindings)
         await stream.waitForFirstEvent()
         if let error = stream.earlyFailure {
@@ -31,7 +31,7 @@ extension PGConnection {
     /// let n = try await connection.execute("UPDATE accounts SET balance = 0 WHERE id = $1", [7])
     /// ```
     @discardableResult
-    public func execute(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> Int? {
+    public nonisolated func execute(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> Int? {
         let stream = try await startQuery(sql, bindings)
         while true {
             switch await stream.next() {

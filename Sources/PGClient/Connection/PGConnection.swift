@@ -53,6 +53,7 @@ public actor PGConnection: PGEventHandler {
     var batchUnit: UInt64 = 0
     var batchStream: PGRowStream?
     var batchRows: [PGDataRow] = []
+    var completedTags: [UInt64: String] = [:]
 
     var statements: [String: PreparedStatement] = [:]
     var statementCounter = 0
@@ -341,7 +342,10 @@ public actor PGConnection: PGEventHandler {
         case .commandComplete(let unit, let tag):
             flushRowBatch()
             switch contexts[unit] {
-            case .execute(let stream): stream.finish(.success(commandTag: tag))
+            case .execute(let stream):
+                // Completed at ReadyForQuery: a stray message before it still fails this query.
+                completedTags[unit] = tag
+                _ = stream
             case .simple(let collector):
                 var result = collector.current ?? PGQueryResult(columns: nil, rows: [], commandTag: "")
                 result.commandTag = tag
@@ -351,7 +355,7 @@ public actor PGConnection: PGEventHandler {
             }
         case .emptyQuery(let unit):
             switch contexts[unit] {
-            case .execute(let stream): stream.finish(.success(commandTag: ""))
+            case .execute: completedTags[unit] = ""
             case .simple(let collector):
                 collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
             default: break
@@ -395,12 +399,26 @@ public actor PGConnection: PGEventHandler {
             default:
                 break
             }
+            if let severity = info.severityNonLocalized ?? info.severity, severity == "FATAL" || severity == "PANIC" {
+                // The backend is exiting (pg_terminate_backend, shutdown, admin action): fail this query with the
+                // server's error and every other one as closed, without waiting for the socket to report it.
+                if case .execute(let stream) = contexts.removeValue(forKey: unit) { stream.finish(.failure(error)) }
+                if case .simple(let collector) = contexts.removeValue(forKey: unit) {
+                    collector.continuation?.resume(throwing: error)
+                    collector.continuation = nil
+                }
+                closeWithError(PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info))
+            }
         case .done(let unit, let status):
             transactionStatus = status
             if let context = contexts.removeValue(forKey: unit) {
                 switch context {
                 case .execute(let stream):
-                    stream.finish(.failure(PGError.violation("the statement ended without completing")))
+                    if let tag = completedTags.removeValue(forKey: unit) {
+                        stream.finish(.success(commandTag: tag))
+                    } else {
+                        stream.finish(.failure(PGError.violation("the statement ended without completing")))
+                    }
                 case .simple(let collector):
                     if let error = collector.error {
                         collector.continuation?.resume(throwing: error)
@@ -520,6 +538,7 @@ public actor PGConnection: PGEventHandler {
         }
         for (_, context) in contexts { fail(context, error) }
         contexts.removeAll()
+        completedTags.removeAll()
         for (_, statement) in statements {
             for w in statement.waiters { w.resume(throwing: error) }
             statement.waiters = []

@@ -1,4 +1,4 @@
-import Synchronization
+import PGTransport
 
 /// The channel between a connection (producer, on its event loop) and one result's consumer.
 ///
@@ -11,7 +11,7 @@ final class PGRowStream: Sendable {
         case failure(PGError)
     }
 
-    struct State: ~Copyable {
+    struct State {
         var rows: [PGDataRow] = []
         var completion: Completion?
         var columns: PGRowDescription?
@@ -21,7 +21,7 @@ final class PGRowStream: Sendable {
     }
 
     let highWatermark: Int
-    private let state = Mutex(State())
+    private let state = PGLock(State())
     /// Called (from any thread) when a paused producer may read again or the consumer went away.
     let onDemand: @Sendable () -> Void
     /// Called when the consuming task is cancelled while waiting.
