@@ -27,6 +27,7 @@ extension PGConnectionConfiguration {
         // Tusk extensions.
         case statementTimeout = "statement_timeout"
         case maxMessageLength = "max_message_length"
+        case statementCacheSize = "statement_cache_size"
     }
 
     /// libpq keywords Tusk knows but does not implement: using one is an error rather than being ignored.
@@ -173,6 +174,12 @@ extension PGConnectionConfiguration {
             let n = try Self.integer(entry, .maxMessageLength, expected: expected)
             guard (1024...Int(Int32.max)).contains(n) else { throw Self.invalid(entry, .maxMessageLength, expected: expected) }
             maxMessageLength = n
+        }
+        if let entry = raw.nonEmpty(.statementCacheSize) {
+            let expected = "expected a number of statements (0 turns the cache off)"
+            let n = try Self.integer(entry, .statementCacheSize, expected: expected)
+            guard n >= 0 else { throw Self.invalid(entry, .statementCacheSize, expected: expected) }
+            statementCacheSize = n
         }
         if let entry = raw.nonEmpty(.clientEncoding) {
             switch entry.value.lowercased() {

@@ -155,6 +155,10 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
     /// Sent as the `statement_timeout` setting at startup when set. Tusk extension in URLs and conninfo
     /// strings: `statement_timeout=<milliseconds>`, where 0 means none.
     public var statementTimeout: Duration?
+    /// How many prepared statements each connection keeps (least recently used are closed first); 0 turns the
+    /// cache off and runs every statement unnamed, as a transaction-mode pooler (pgbouncer) needs. Keyword
+    /// `statement_cache_size`; default 256.
+    public var statementCacheSize: Int
     /// Which kind of server is acceptable. Default `.any`.
     public var targetSessionAttributes: TargetSessionAttributes
     /// The order in which `hosts` are tried. Default `.disable` (in order).
@@ -193,6 +197,7 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
         self.channelBinding = .prefer
         self.maxMessageLength = Self.defaultMaxMessageLength
         self.statementTimeout = nil
+        self.statementCacheSize = 256
         self.targetSessionAttributes = .any
         self.loadBalanceHosts = .disable
     }
@@ -248,6 +253,7 @@ extension PGConnectionConfiguration: CustomStringConvertible, CustomDebugStringC
         s += ", channelBinding: \(channelBinding)"
         s += ", maxMessageLength: \(maxMessageLength)"
         s += ", statementTimeout: \(statementTimeout.map { "\($0)" } ?? "nil")"
+        s += ", statementCacheSize: \(statementCacheSize)"
         s += ", targetSessionAttributes: \(targetSessionAttributes)"
         s += ", loadBalanceHosts: \(loadBalanceHosts)"
         return s + ")"

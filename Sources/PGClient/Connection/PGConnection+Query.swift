@@ -3,48 +3,134 @@ import PGTransport
 import PGWire
 
 extension PGConnection {
-    /// Runs a statement with bound parameters (extended protocol) and streams its rows.
+    /// Runs a statement whose interpolated values are bound as parameters, and streams its rows.
     ///
-    /// The statement is prepared once per connection (named with a per-connection random prefix) and its row
-    /// description cached, so later runs cost one round trip: Bind, Execute, Sync. Columns of types Tusk decodes
-    /// in binary are requested in binary; the rest in text. Errors the server reports before the first row are
-    /// thrown here; later ones from the iteration.
+    /// The statement is prepared once per connection (named with a per-connection random prefix; the cache
+    /// keeps `statementCacheSize` statements, least recently used closed first) and its row description
+    /// cached, so later runs cost one round trip: Bind, Execute, Sync. Columns of types Tusk decodes in
+    /// binary are requested in binary; the rest in text. When the server has forgotten or invalidated the
+    /// cached statement (SQLSTATE 26000, "cached plan must not change result type"), Tusk prepares it again
+    /// and retries once, outside a transaction. Errors before the first row are thrown here; later ones from
+    /// the iteration. With `timeout`, a statement still running then is cancelled (CancelRequest) and fails
+    /// with `.timeout`.
     ///
     /// ```swift
-    /// let rows = try await connection.query("SELECT id, name FROM users WHERE id > $1", [10])
-    /// for try await row in rows {
-    ///     let (id, name) = try row.decode((Int, String).self)
-    /// }
+    /// let minimum = 10
+    /// let rows = try await connection.query("SELECT id, name FROM users WHERE id > \(minimum)")
+    /// for try await (id, name) in rows.decode((Int, String).self) { print(id, name) }
     /// ```
-    public nonisolated func query(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> PGRowSequence {
-        let stream = try await startQuery(sql, bindings)
-        await stream.waitForFirstEvent()
-        if let error = stream.earlyFailure {
-            throw Self.adjustForCancellation(error)
-        }
-        return PGRowSequence(stream: stream)
+    public nonisolated func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
+        PGRowSequence(stream: try await run(query.sql, query.bindings, timeout: timeout))
+    }
+
+    /// Runs a statement with explicit `$n` placeholders and values (extended protocol) and streams its rows.
+    ///
+    /// ```swift
+    /// let rows = try await connection.query("SELECT $1::int4 + 1", [41])
+    /// ```
+    public nonisolated func query(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> PGRowSequence {
+        PGRowSequence(stream: try await run(sql, bindings, timeout: timeout))
     }
 
     /// Runs a statement and returns the number of rows it affected (nil when its command tag has no count).
     ///
     /// ```swift
-    /// let n = try await connection.execute("UPDATE accounts SET balance = 0 WHERE id = $1", [7])
+    /// let id = 7
+    /// let n = try await connection.execute("UPDATE accounts SET balance = 0 WHERE id = \(id)")
     /// ```
     @discardableResult
-    public nonisolated func execute(_ sql: String, _ bindings: [any PGEncodable] = []) async throws -> Int? {
-        let stream = try await startQuery(sql, bindings)
-        while true {
-            switch await stream.next() {
-            case .rows: continue
-            case .end(.success(let tag)): return PGQueryResult.affectedRows(from: tag)
-            case .end(.failure(let error)): throw Self.adjustForCancellation(error)
-            }
+    public nonisolated func execute(_ query: PGQuery, timeout: Duration? = nil) async throws -> Int? {
+        try await drain(try await run(query.sql, query.bindings, timeout: timeout))
+    }
+
+    /// Runs a statement with explicit placeholders and returns the number of rows it affected.
+    ///
+    /// ```swift
+    /// try await connection.execute("DELETE FROM sessions WHERE user_id = $1", [7])
+    /// ```
+    @discardableResult
+    public nonisolated func execute(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> Int? {
+        try await drain(try await run(sql, bindings, timeout: timeout))
+    }
+
+    /// Runs a query that must return exactly one row, and returns it.
+    /// Throws `.misuse`-coded errors naming the count when it returns none or several.
+    ///
+    /// ```swift
+    /// let row = try await connection.queryOne("SELECT count(*) FROM users")
+    /// let count = try row.decode(Int.self, column: 0)
+    /// ```
+    public nonisolated func queryOne(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow {
+        guard let row = try await queryOptional(query, timeout: timeout) else {
+            throw PGError(code: .decoding, message: "the query returned no rows; expected exactly one", query: query.sql)
         }
+        return row
+    }
+
+    /// Runs a query that returns at most one row; nil when it returns none. More than one is an error.
+    ///
+    /// ```swift
+    /// let email = "a@example.com"
+    /// if let row = try await connection.queryOptional("SELECT id FROM users WHERE email = \(email)") { … }
+    /// ```
+    public nonisolated func queryOptional(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow? {
+        var first: PGRow?
+        var count = 0
+        for try await row in try await self.query(query, timeout: timeout) {
+            if count == 0 { first = row }
+            count += 1
+        }
+        if count > 1 {
+            throw PGError(code: .decoding, message: "the query returned \(count) rows; expected at most one", query: query.sql)
+        }
+        return first
+    }
+
+    /// `queryOne`, decoded into a tuple (or a single value).
+    ///
+    /// ```swift
+    /// let (id, name) = try await connection.queryOne("SELECT 1, 'a'", as: (Int, String).self)
+    /// ```
+    public nonisolated func queryOne<each T: PGDecodable>(_ query: PGQuery, as types: (repeat each T).Type, timeout: Duration? = nil) async throws -> (repeat each T) {
+        try await queryOne(query, timeout: timeout).decode((repeat each T).self)
+    }
+
+    /// `queryOptional`, decoded into a tuple (or a single value).
+    ///
+    /// ```swift
+    /// let name = try await connection.queryOptional("SELECT name FROM users WHERE id = \(7)", as: String.self)
+    /// ```
+    public nonisolated func queryOptional<each T: PGDecodable>(_ query: PGQuery, as types: (repeat each T).Type, timeout: Duration? = nil) async throws -> (repeat each T)? {
+        guard let row = try await queryOptional(query, timeout: timeout) else { return nil }
+        return try row.decode((repeat each T).self)
+    }
+
+    /// `queryOne`, decoded into a `Decodable` type by column name.
+    ///
+    /// ```swift
+    /// struct User: Decodable { var id: Int; var name: String }
+    /// let user = try await connection.queryOne("SELECT id, name FROM users WHERE id = \(7)", as: User.self)
+    /// ```
+    @_disfavoredOverload
+    public nonisolated func queryOne<T: Decodable>(_ query: PGQuery, as type: T.Type, timeout: Duration? = nil) async throws -> T {
+        try await queryOne(query, timeout: timeout).decode(T.self)
+    }
+
+    /// `queryOptional`, decoded into a `Decodable` type by column name.
+    ///
+    /// ```swift
+    /// let user = try await connection.queryOptional("SELECT id, name FROM users WHERE id = \(7)", as: User.self)
+    /// ```
+    @_disfavoredOverload
+    public nonisolated func queryOptional<T: Decodable>(_ query: PGQuery, as type: T.Type, timeout: Duration? = nil) async throws -> T? {
+        guard let row = try await queryOptional(query, timeout: timeout) else { return nil }
+        return try row.decode(T.self)
     }
 
     /// Runs one or more SQL statements with the simple query protocol (no parameters) and returns each
     /// statement's result in order. Values arrive in text format; rows are collected in memory, so use `query`
-    /// for large results.
+    /// for large results. An error in a later statement is thrown after the earlier ones ran (as the server
+    /// does, the whole string runs in one implicit transaction unless it contains its own BEGIN/COMMIT).
     ///
     /// ```swift
     /// let results = try await connection.simpleQuery("CREATE TEMP TABLE t(x int); INSERT INTO t VALUES (1), (2); SELECT x FROM t")
@@ -73,22 +159,77 @@ extension PGConnection {
         }
     }
 
-    func startQuery(_ sql: String, _ bindings: [any PGEncodable]) async throws -> PGRowStream {
+    /// Prepares a statement now and keeps it for the connection's lifetime (never evicted from the cache).
+    ///
+    /// ```swift
+    /// let add = try await connection.prepare("SELECT $1::int4 + 1")
+    /// let rows = try await add.query([41])
+    /// ```
+    public func prepare(_ sql: String) async throws -> PGPreparedStatement {
+        try ensureOpen()
+        pinnedStatements.insert(sql)
+        let stream = try await startQuery(sql, [], timeout: nil, prepareOnly: true)
+        _ = stream
+        return PGPreparedStatement(connection: self, sql: sql)
+    }
+
+    // MARK: Internals
+
+    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) async throws -> PGRowStream {
+        var retried = false
+        while true {
+            let stream = try await startQuery(sql, bindings, timeout: timeout, prepareOnly: false)
+            await stream.waitForFirstEvent()
+            if let error = stream.earlyFailure {
+                if !retried, stream.isRecoverable {
+                    retried = true
+                    continue
+                }
+                throw Self.adjustForCancellation(error)
+            }
+            return stream
+        }
+    }
+
+    nonisolated func drain(_ stream: PGRowStream) async throws -> Int? {
+        while true {
+            switch await stream.next() {
+            case .rows: continue
+            case .end(.success(let tag)): return PGQueryResult.affectedRows(from: tag)
+            case .end(.failure(let error)): throw Self.adjustForCancellation(error)
+            }
+        }
+    }
+
+    /// The cache key: the SQL plus the parameter types the values were sent as.
+    static func statementKey(_ sql: String, _ bindings: [any PGEncodable]) -> String {
+        guard !bindings.isEmpty else { return sql }
+        var key = sql
+        key.append("\u{0}")
+        for b in bindings {
+            key.append(String(b.pgDataTypeOfValue.rawValue))
+            key.append(",")
+        }
+        return key
+    }
+
+    func startQuery(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, prepareOnly: Bool) async throws -> PGRowStream {
         try ensureOpen()
         guard bindings.count <= Int(Int16.max) else {
             throw PGError(code: .encoding, message: "too many parameters (\(bindings.count)); the protocol allows at most 32767")
         }
-        var key = sql
-        if !bindings.isEmpty {
-            key.append("\u{0}")
-            for b in bindings { key.append(String(b.pgDataTypeOfValue.rawValue)); key.append(",") }
+        if useUnnamedStatements && !prepareOnly {
+            return try startUnnamed(sql, bindings, timeout: timeout)
         }
+        let key = Self.statementKey(sql, bindings)
+        useCounter &+= 1
         let statement: PreparedStatement
         if let cached = statements[key] {
             statement = cached
         } else {
             statementCounter += 1
             statement = PreparedStatement(name: statementPrefix + String(statementCounter))
+            statement.pinned = pinnedStatements.contains(sql)
             statements[key] = statement
             let unit = makeUnitID()
             PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
@@ -97,12 +238,26 @@ extension PGConnection {
             responses.unitSent(.init(id: unit, kind: .prepare))
             contexts[unit] = .prepare(key: key)
             eventLoop.scheduleFlush(self)
+            evictStatementsIfNeeded(keeping: key)
         }
+        statement.lastUsed = useCounter
         if !statement.ready {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-                statement.waiters.append(cont)
+            do {
+                try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                    statement.waiters.append(cont)
+                }
+            } catch let error as PGError where error.sqlState == .duplicatePreparedStatement {
+                // Someone else's statement has our name: a transaction-mode pooler shares server sessions.
+                switchToUnnamedStatements(because: "the server already has a prepared statement of this name (42P05); a pooler in transaction mode shares server sessions")
+                if prepareOnly { throw error }
+                return try startUnnamed(sql, bindings, timeout: timeout)
             }
             try ensureOpen()
+        }
+        let stream = makeStream(columns: statement.columns)
+        if prepareOnly {
+            stream.finish(.success(commandTag: ""))
+            return stream
         }
         let mark = out.count
         do {
@@ -114,35 +269,115 @@ extension PGConnection {
         PGFrontendEncoder.execute(into: &out)
         PGFrontendEncoder.sync(into: &out)
         let unit = makeUnitID()
-        let loop = eventLoop
-        let stream = PGRowStream(
-            columns: statement.columns ?? PGRowDescription(columns: []),
-            onDemand: { [weak self] in
-                guard let self else { return }
-                loop.execute { self.assumeIsolated { $0.resumeReading() } }
-            },
-            onCancel: { [weak self] in
-                guard let self else { return }
-                Task { await self.cancelUnit(unit) }
-            }
-        )
+        stream.unit = unit
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
+        executions[unit] = ExecutionInfo(statementKey: key)
+        armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
         return stream
     }
 
+    /// Parse (unnamed) + Bind + Describe(portal) + Execute + Sync in one write; results in text, since their
+    /// types are not known before Bind.
+    func startUnnamed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
+        let mark = out.count
+        PGFrontendEncoder.parse(statement: "", sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
+        do {
+            try PGFrontendEncoder.bind(statement: "", parameters: bindings, resultFormats: [], into: &out)
+        } catch {
+            out.bytes.removeSubrange(mark...)
+            throw error
+        }
+        PGFrontendEncoder.describe(portal: "", into: &out)
+        PGFrontendEncoder.execute(into: &out)
+        PGFrontendEncoder.sync(into: &out)
+        let unit = makeUnitID()
+        let stream = makeStream(columns: nil)
+        stream.unit = unit
+        responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
+        contexts[unit] = .execute(stream)
+        executions[unit] = ExecutionInfo(statementKey: nil)
+        armTimeout(timeout, unit: unit)
+        eventLoop.scheduleFlush(self)
+        return stream
+    }
+
+    func makeStream(columns: PGRowDescription?) -> PGRowStream {
+        let loop = eventLoop
+        return PGRowStream(
+            columns: columns,
+            onDemand: { [weak self] in
+                guard let self else { return }
+                loop.execute { self.assumeIsolated { $0.resumeReading() } }
+            },
+            onCancel: { [weak self] unit in
+                guard let self else { return }
+                Task { await self.cancelUnit(unit) }
+            }
+        )
+    }
+
+    func switchToUnnamedStatements(because reason: String) {
+        guard !useUnnamedStatements else { return }
+        useUnnamedStatements = true
+        logger.warning("prepared statements turned off for this connection; statements run unnamed from now on",
+                       metadata: ["reason": "\(reason)"])
+    }
+
+    /// Closes least-recently-used statements beyond the cache size (never pinned ones or ones in use).
+    func evictStatementsIfNeeded(keeping key: String) {
+        let capacity = max(configuration.statementCacheSize, pinnedStatements.count)
+        while statements.count > capacity {
+            var victim: (key: String, used: UInt64)?
+            for (k, s) in statements where k != key && s.ready && !s.pinned && s.waiters.isEmpty {
+                if victim == nil || s.lastUsed < victim!.used { victim = (k, s.lastUsed) }
+            }
+            guard let victim, let statement = statements.removeValue(forKey: victim.key) else { return }
+            enqueueClose(statement.name)
+        }
+    }
+
+    func enqueueClose(_ name: String) {
+        guard case .ready = phase else { return }
+        PGFrontendEncoder.close(statement: name, into: &out)
+        PGFrontendEncoder.sync(into: &out)
+        let unit = makeUnitID()
+        responses.unitSent(.init(id: unit, kind: .closeStatement))
+        contexts[unit] = .closeStatement
+        eventLoop.scheduleFlush(self)
+    }
+
+    func armTimeout(_ timeout: Duration?, unit: UInt64) {
+        guard let timeout else { return }
+        executions[unit]?.timer = eventLoop.scheduleTimer(after: timeout) { [self] in
+            assumeIsolated { $0.queryTimedOut(unit) }
+        }
+    }
+
+    func queryTimedOut(_ unit: UInt64) {
+        guard executions[unit] != nil else { return }
+        executions[unit]?.timer = nil
+        executions[unit]?.timedOut = true
+        cancelUnit(unit)
+    }
+
     static func adjustForCancellation(_ error: PGError) -> PGError {
-        if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }), error.sqlState?.rawValue == "57014" {
+        if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }), error.sqlState == .queryCanceled {
             return PGError(code: .cancelled, message: "the query was cancelled", serverInfo: error.serverInfo)
         }
         return error
     }
 
-    /// Cancels the statement `unit` if it is the one the server is running now (CancelRequest on a new socket).
+    /// Cancels the statement `unit` if it is the one the server is running now (CancelRequest on a new
+    /// socket). A unit still queued behind others is marked, and cancelled when its turn comes.
     func cancelUnit(_ unit: UInt64) {
-        guard contexts[unit] != nil, let oldest = contexts.keys.min(), oldest == unit else { return }
-        sendCancelRequest()
+        guard contexts[unit] != nil else { return }
+        if let oldest = contexts.keys.min(), oldest == unit {
+            sendCancelRequest()
+        } else {
+            executions[unit]?.cancelWhenStarted = true
+        }
     }
 
     /// Asks the server to cancel whatever this connection is running now. Best effort, like libpq's PQcancel:
@@ -175,3 +410,26 @@ extension PGConnection {
     }
 }
 
+/// A statement prepared once on a connection and kept there.
+///
+/// ```swift
+/// let add = try await connection.prepare("SELECT $1::int4 + 1")
+/// for try await row in try await add.query([41]) { print(try row.decode(Int.self, column: 0)) }
+/// ```
+public struct PGPreparedStatement: Sendable {
+    /// The connection it lives on.
+    public let connection: PGConnection
+    /// Its SQL text.
+    public let sql: String
+
+    /// Runs it with these values and streams the rows.
+    public func query(_ bindings: [any PGEncodable] = [], timeout: Duration? = nil) async throws -> PGRowSequence {
+        try await connection.query(sql, bindings, timeout: timeout)
+    }
+
+    /// Runs it and returns the number of affected rows.
+    @discardableResult
+    public func execute(_ bindings: [any PGEncodable] = [], timeout: Duration? = nil) async throws -> Int? {
+        try await connection.execute(sql, bindings, timeout: timeout)
+    }
+}

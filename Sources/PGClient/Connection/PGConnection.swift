@@ -53,11 +53,16 @@ public actor PGConnection: PGEventHandler {
     var batchUnit: UInt64 = 0
     var batchStream: PGRowStream?
     var batchRows: [PGDataRow] = []
-    var completedTags: [UInt64: String] = [:]
+    /// Per execute request: its statement, timeout timer, and the outcome held until ReadyForQuery.
+    var executions: [UInt64: ExecutionInfo] = [:]
 
     var statements: [String: PreparedStatement] = [:]
     var statementCounter = 0
     let statementPrefix: String
+    var useCounter: UInt64 = 0
+    var pinnedStatements: Set<String> = []
+    var useUnnamedStatements: Bool
+    var transactionDepth = 0
 
     /// ParameterStatus values the server reported (server_version, TimeZone, …).
     public private(set) var serverParameters: [String: String] = [:]
@@ -77,8 +82,19 @@ public actor PGConnection: PGEventHandler {
         case closeStatement
     }
 
+    struct ExecutionInfo {
+        var statementKey: String?
+        var timer: UInt64?
+        var timedOut = false
+        var cancelWhenStarted = false
+        var tag: String?
+        var error: PGError?
+    }
+
     final class PreparedStatement {
         let name: String
+        var lastUsed: UInt64 = 0
+        var pinned = false
         var parameterTypes: [PGDataType] = []
         var columns: PGRowDescription?
         var resultFormats: [PGFormat] = []
@@ -108,6 +124,7 @@ public actor PGConnection: PGEventHandler {
         self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
         self.phase = .startup(PGStartupStateMachine(user: configuration.user, password: configuration.password))
         let random = (try? PGSecureRandom.bytes(6)) ?? []
+        self.useUnnamedStatements = configuration.statementCacheSize == 0
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
     }
 
@@ -342,10 +359,9 @@ public actor PGConnection: PGEventHandler {
         case .commandComplete(let unit, let tag):
             flushRowBatch()
             switch contexts[unit] {
-            case .execute(let stream):
+            case .execute:
                 // Completed at ReadyForQuery: a stray message before it still fails this query.
-                completedTags[unit] = tag
-                _ = stream
+                executions[unit]?.tag = tag
             case .simple(let collector):
                 var result = collector.current ?? PGQueryResult(columns: nil, rows: [], commandTag: "")
                 result.commandTag = tag
@@ -355,7 +371,7 @@ public actor PGConnection: PGEventHandler {
             }
         case .emptyQuery(let unit):
             switch contexts[unit] {
-            case .execute: completedTags[unit] = ""
+            case .execute: executions[unit]?.tag = ""
             case .simple(let collector):
                 collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
             default: break
@@ -382,11 +398,14 @@ public actor PGConnection: PGEventHandler {
             flushRowBatch()
             let error = PGError(code: .server, message: info.message, serverInfo: info)
             switch contexts[unit] {
-            case .execute(let stream):
-                stream.finish(.failure(error))
-                if info.sqlState.rawValue == "26000" || info.message.contains("cached plan must not change result type") {
-                    // The server forgot or invalidated our statement (DISCARD ALL, DDL): prepare again next time.
-                    invalidateStatementsAfterError(info)
+            case .execute:
+                executions[unit]?.error = error
+                if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
+                   let statement = statements.removeValue(forKey: key) {
+                    // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
+                    // changed (DDL): prepare it again next time; close the old name if the server still has it.
+                    logger.debug("re-preparing a statement the server rejected", metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)"])
+                    if info.sqlState != .invalidSqlStatementName { enqueueClose(statement.name) }
                 }
             case .prepare(let key):
                 if let statement = statements.removeValue(forKey: key) {
@@ -402,7 +421,10 @@ public actor PGConnection: PGEventHandler {
             if let severity = info.severityNonLocalized ?? info.severity, severity == "FATAL" || severity == "PANIC" {
                 // The backend is exiting (pg_terminate_backend, shutdown, admin action): fail this query with the
                 // server's error and every other one as closed, without waiting for the socket to report it.
-                if case .execute(let stream) = contexts.removeValue(forKey: unit) { stream.finish(.failure(error)) }
+                if case .execute(let stream) = contexts.removeValue(forKey: unit) {
+                    executions.removeValue(forKey: unit)
+                    stream.finish(.failure(error))
+                }
                 if case .simple(let collector) = contexts.removeValue(forKey: unit) {
                     collector.continuation?.resume(throwing: error)
                     collector.continuation = nil
@@ -414,7 +436,16 @@ public actor PGConnection: PGEventHandler {
             if let context = contexts.removeValue(forKey: unit) {
                 switch context {
                 case .execute(let stream):
-                    if let tag = completedTags.removeValue(forKey: unit) {
+                    let info = executions.removeValue(forKey: unit)
+                    if let timer = info?.timer { eventLoop.cancelTimer(timer) }
+                    if var error = info?.error {
+                        if info?.timedOut == true, error.sqlState == .queryCanceled {
+                            error = PGError(code: .timeout, message: "the query timed out and was cancelled", serverInfo: error.serverInfo)
+                        } else if let server = error.serverInfo, Self.isStaleStatementError(server), status == .idle, !stream.receivedAny {
+                            stream.markRecoverable()
+                        }
+                        stream.finish(.failure(error))
+                    } else if let tag = info?.tag {
                         stream.finish(.success(commandTag: tag))
                     } else {
                         stream.finish(.failure(PGError.violation("the statement ended without completing")))
@@ -437,6 +468,11 @@ public actor PGConnection: PGEventHandler {
                     break
                 }
             }
+            // A request queued behind this one whose cancellation (or timeout) came early runs now: cancel it.
+            if let next = contexts.keys.min(), executions[next]?.cancelWhenStarted == true {
+                executions[next]?.cancelWhenStarted = false
+                sendCancelRequest()
+            }
         case .rejectCopyIn:
             PGFrontendEncoder.copyFail(reason: "COPY FROM STDIN is not supported by this call; use the COPY API", into: &out)
             eventLoop.scheduleFlush(self)
@@ -452,11 +488,10 @@ public actor PGConnection: PGEventHandler {
         }
     }
 
-    func invalidateStatementsAfterError(_ info: PGServerErrorInfo) {
-        // "cached plan must not change result type": our cached row description is stale. Drop every cached
-        // statement so the next execution re-prepares and re-describes (old names are closed lazily by the server
-        // at session end; they are few).
-        statements.removeAll()
+    /// The server no longer has our prepared statement (26000), or its cached plan's result type changed.
+    static func isStaleStatementError(_ info: PGServerErrorInfo) -> Bool {
+        info.sqlState == .invalidSqlStatementName
+            || (info.sqlState == .featureNotSupported && info.message.contains("cached plan must not change result type"))
     }
 
     func flushRowBatch() {
@@ -538,7 +573,8 @@ public actor PGConnection: PGEventHandler {
         }
         for (_, context) in contexts { fail(context, error) }
         contexts.removeAll()
-        completedTags.removeAll()
+        for (_, info) in executions { if let t = info.timer { eventLoop.cancelTimer(t) } }
+        executions.removeAll()
         for (_, statement) in statements {
             for w in statement.waiters { w.resume(throwing: error) }
             statement.waiters = []

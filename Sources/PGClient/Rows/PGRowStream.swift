@@ -18,22 +18,43 @@ final class PGRowStream: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         var producerPaused = false
         var abandoned = false
+        var receivedAny = false
+        var recoverable = false
+        var unit: UInt64 = 0
     }
 
     let highWatermark: Int
     private let state = PGLock(State())
     /// Called (from any thread) when a paused producer may read again or the consumer went away.
     let onDemand: @Sendable () -> Void
-    /// Called when the consuming task is cancelled while waiting.
-    let onCancel: @Sendable () -> Void
+    /// Called with the request's unit id when the consuming task is cancelled while waiting.
+    let onCancelUnit: @Sendable (UInt64) -> Void
 
     init(columns: PGRowDescription?, highWatermark: Int = 8192,
-         onDemand: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable () -> Void) {
+         onDemand: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (UInt64) -> Void) {
         self.highWatermark = highWatermark
         self.onDemand = onDemand
-        self.onCancel = onCancel
+        self.onCancelUnit = onCancel
         state.withLock { $0.columns = columns }
     }
+
+    /// The request (unit) this stream belongs to; set by the connection before the request is sent.
+    var unit: UInt64 {
+        get { state.withLock { $0.unit } }
+        set { state.withLock { $0.unit = newValue } }
+    }
+
+    func onCancel() {
+        onCancelUnit(unit)
+    }
+
+    /// True once any row arrived.
+    var receivedAny: Bool { state.withLock { $0.receivedAny } }
+
+    /// Set by the connection when the failure was a stale cached statement and a retry is safe.
+    var isRecoverable: Bool { state.withLock { $0.recoverable } }
+
+    func markRecoverable() { state.withLock { $0.recoverable = true } }
 
     // MARK: Producer side (event loop)
 
@@ -47,6 +68,7 @@ final class PGRowStream: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         let keepReading = state.withLock { s -> Bool in
             if s.abandoned || s.completion != nil { return true }
+            s.receivedAny = true
             if s.rows.isEmpty { s.rows = batch } else { s.rows.append(contentsOf: batch) }
             waiter = s.waiter
             s.waiter = nil
@@ -113,8 +135,8 @@ final class PGRowStream: Sendable {
                     }
                     if ready { cont.resume() }
                 }
-            } onCancel: { [onCancel] in
-                onCancel()
+            } onCancel: { [self] in
+                self.onCancel()
             }
         }
     }
@@ -133,8 +155,8 @@ final class PGRowStream: Sendable {
                     }
                     if ready { cont.resume() }
                 }
-            } onCancel: { [onCancel] in
-                onCancel()
+            } onCancel: { [self] in
+                self.onCancel()
             }
         }
     }

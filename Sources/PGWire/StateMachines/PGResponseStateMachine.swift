@@ -20,6 +20,8 @@ public struct PGResponseStateMachine: Sendable {
         case execute(parses: Bool, describesPortal: Bool, columnCount: Int?)
         /// A simple Query message (may contain several statements).
         case simple
+        /// Close(statement) + Sync.
+        case closeStatement
     }
 
     /// A request on the wire.
@@ -252,6 +254,12 @@ public struct PGResponseStateMachine: Sendable {
         case .simple:
             if a.stage == .start { a.stage = .noRows }
             return simpleStatement(&a, message)
+        case .closeStatement:
+            guard a.stage == .start, case .closeComplete = message else {
+                return violation("unexpected \(message.name) while closing a statement")
+            }
+            a.stage = .finished
+            return .none
         }
     }
 
