@@ -180,10 +180,10 @@ import Testing
     @Test func pipelinedQueriesWithAFailureInTheMiddle() async throws {
         try await TestDB.withConnection { c in
             let results = try await withThrowingTaskGroup(of: (Int, Result<Int, PGError>).self) { group in
-                for i in 0..<2_000 {
+                for i in 0..<10_000 {
                     group.addTask {
                         do {
-                            let divisor = i == 1_000 ? 0 : 1
+                            let divisor = i == 5_000 ? 0 : 1
                             let rows = try await c.query("SELECT $1::int4 / $2::int4", [Int32(i), Int32(divisor)]).collect()
                             return (i, .success(try rows[0].decode(Int.self, column: 0)))
                         } catch let e as PGError {
@@ -195,11 +195,11 @@ import Testing
                 for try await (i, r) in group { all[i] = r }
                 return all
             }
-            #expect(results.count == 2_000)
+            #expect(results.count == 10_000)
             for (i, r) in results {
                 switch r {
-                case .success(let v): #expect(i != 1_000 && v == i)
-                case .failure(let e): #expect(i == 1_000 && e.sqlState == .divisionByZero, "\(i): \(e)")
+                case .success(let v): #expect(i != 5_000 && v == i)
+                case .failure(let e): #expect(i == 5_000 && e.sqlState == .divisionByZero, "\(i): \(e)")
                 }
             }
         }

@@ -222,43 +222,64 @@ extension PGConnection {
             return try startUnnamed(sql, bindings, timeout: timeout)
         }
         let key = Self.statementKey(sql, bindings)
-        useCounter &+= 1
-        let statement: PreparedStatement
-        if let cached = statements[key] {
-            statement = cached
-        } else {
-            statementCounter += 1
-            statement = PreparedStatement(name: statementPrefix + String(statementCounter))
-            statement.pinned = pinnedStatements.contains(sql)
-            statements[key] = statement
-            let unit = makeUnitID()
-            PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
-            PGFrontendEncoder.describe(statement: statement.name, into: &out)
-            PGFrontendEncoder.sync(into: &out)
-            responses.unitSent(.init(id: unit, kind: .prepare))
-            contexts[unit] = .prepare(key: key)
-            eventLoop.scheduleFlush(self)
-            evictStatementsIfNeeded(keeping: key)
-        }
-        statement.lastUsed = useCounter
+        let statement = lookUpOrPrepare(key: key, sql: sql, bindings: bindings)
         if !statement.ready {
             do {
-                try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-                    statement.waiters.append(cont)
-                }
+                try await awaitPrepared(statement)
             } catch let error as PGError where error.sqlState == .duplicatePreparedStatement {
-                // Someone else's statement has our name: a transaction-mode pooler shares server sessions.
-                switchToUnnamedStatements(because: "the server already has a prepared statement of this name (42P05); a pooler in transaction mode shares server sessions")
                 if prepareOnly { throw error }
                 return try startUnnamed(sql, bindings, timeout: timeout)
             }
-            try ensureOpen()
         }
-        let stream = makeStream(columns: statement.columns)
         if prepareOnly {
+            let stream = makeStream(columns: statement.columns)
             stream.finish(.success(commandTag: ""))
             return stream
         }
+        return try enqueueExecute(statement, key: key, bindings: bindings, timeout: timeout)
+    }
+
+    /// The cached statement for `key`, or a new one whose Parse/Describe/Sync is queued now (not awaited).
+    func lookUpOrPrepare(key: String, sql: String, bindings: [any PGEncodable]) -> PreparedStatement {
+        useCounter &+= 1
+        if let cached = statements[key] {
+            cached.lastUsed = useCounter
+            return cached
+        }
+        statementCounter += 1
+        let statement = PreparedStatement(name: statementPrefix + String(statementCounter))
+        statement.pinned = pinnedStatements.contains(sql)
+        statement.lastUsed = useCounter
+        statements[key] = statement
+        let unit = makeUnitID()
+        PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
+        PGFrontendEncoder.describe(statement: statement.name, into: &out)
+        PGFrontendEncoder.sync(into: &out)
+        responses.unitSent(.init(id: unit, kind: .prepare))
+        contexts[unit] = .prepare(key: key)
+        eventLoop.scheduleFlush(self)
+        evictStatementsIfNeeded(keeping: key)
+        return statement
+    }
+
+    /// Waits until the statement is described. A name clash (42P05: a pooler shares server sessions) turns
+    /// named statements off for this connection and rethrows, so the caller can run it unnamed.
+    func awaitPrepared(_ statement: PreparedStatement) async throws {
+        do {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                if statement.ready { cont.resume(); return }
+                statement.waiters.append(cont)
+            }
+        } catch let error as PGError where error.sqlState == .duplicatePreparedStatement {
+            switchToUnnamedStatements(because: "the server already has a prepared statement of this name (42P05); a pooler in transaction mode shares server sessions")
+            throw error
+        }
+        try ensureOpen()
+    }
+
+    /// Queues Bind/Execute/Sync for a described statement and returns the result's stream.
+    func enqueueExecute(_ statement: PreparedStatement, key: String, bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
+        let stream = makeStream(columns: statement.columns)
         let mark = out.count
         do {
             try PGFrontendEncoder.bind(statement: statement.name, parameters: bindings, resultFormats: statement.resultFormats, into: &out)

@@ -74,12 +74,19 @@ public actor PGConnection: PGEventHandler {
     /// The authentication method the server asked for ("trust", "password", "md5", "SCRAM-SHA-256", …).
     public private(set) var authenticationMethod: String?
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Writers waiting for the write buffer to drain (COPY FROM flow control).
+    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// LISTEN subscribers by channel.
+    var listeners: [String: [UInt64: AsyncThrowingStream<PGNotification, any Error>.Continuation]] = [:]
+    var nextListenerID: UInt64 = 0
 
     enum Context {
         case prepare(key: String)
         case execute(PGRowStream)
         case simple(SimpleCollector)
         case closeStatement
+        case copyIn(CopyInState)
+        case copyOut(PGRowStream)
     }
 
     struct ExecutionInfo {
@@ -338,7 +345,7 @@ public actor PGConnection: PGEventHandler {
             }
             flushRowBatch()
             switch contexts[unit] {
-            case .execute(let stream):
+            case .execute(let stream), .copyOut(let stream):
                 batchUnit = unit
                 batchStream = stream
                 batchRows.append(row)
@@ -359,9 +366,11 @@ public actor PGConnection: PGEventHandler {
         case .commandComplete(let unit, let tag):
             flushRowBatch()
             switch contexts[unit] {
-            case .execute:
+            case .execute, .copyOut:
                 // Completed at ReadyForQuery: a stray message before it still fails this query.
                 executions[unit]?.tag = tag
+            case .copyIn(let state):
+                state.tag = tag
             case .simple(let collector):
                 var result = collector.current ?? PGQueryResult(columns: nil, rows: [], commandTag: "")
                 result.commandTag = tag
@@ -415,6 +424,11 @@ public actor PGConnection: PGEventHandler {
                 }
             case .simple(let collector):
                 collector.error = error
+            case .copyOut:
+                executions[unit]?.error = error
+            case .copyIn(let state):
+                state.error = error
+                state.wakeWriter()
             default:
                 break
             }
@@ -435,7 +449,9 @@ public actor PGConnection: PGEventHandler {
             transactionStatus = status
             if let context = contexts.removeValue(forKey: unit) {
                 switch context {
-                case .execute(let stream):
+                case .copyIn(let state):
+                    state.done()
+                case .execute(let stream), .copyOut(let stream):
                     let info = executions.removeValue(forKey: unit)
                     if let timer = info?.timer { eventLoop.cancelTimer(timer) }
                     if var error = info?.error {
@@ -473,13 +489,19 @@ public actor PGConnection: PGEventHandler {
                 executions[next]?.cancelWhenStarted = false
                 sendCancelRequest()
             }
+        case .copyInReady(let unit, _, _):
+            if case .copyIn(let state) = contexts[unit] { state.started() }
+        case .copyOutStarted:
+            break
+        case .copyData(let unit, let bytes):
+            perform(.row(unit, PGDataRow(fields: bytes, columnCount: 0)))
         case .rejectCopyIn:
             PGFrontendEncoder.copyFail(reason: "COPY FROM STDIN is not supported by this call; use the COPY API", into: &out)
             eventLoop.scheduleFlush(self)
         case .notice(let info):
             logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.sqlstate": "\(info.sqlState.rawValue)", "pg.message": "\(info.message)"])
-        case .notification(let pid, let channel, _):
-            logger.debug("notification without a listener", metadata: ["pg.channel": "\(channel)", "pg.sender": "\(pid)"])
+        case .notification(let pid, let channel, let payload):
+            deliverNotification(PGNotification(channel: channel, payload: payload, processID: pid))
         case .parameterStatus(let name, let value):
             serverParameters[name] = value
         case .violation(let error):
@@ -524,6 +546,7 @@ public actor PGConnection: PGEventHandler {
             if outOffset == out.count {
                 out.clear()
                 outOffset = 0
+                if !drainWaiters.isEmpty { resumeDrainWaiters() }
                 if writeInterest {
                     writeInterest = false
                     eventLoop.setInterest(fd: fd, read: !readPaused, write: false)
@@ -582,6 +605,8 @@ public actor PGConnection: PGEventHandler {
         statements.removeAll()
         for w in closeWaiters { w.resume() }
         closeWaiters.removeAll()
+        resumeDrainWaiters()
+        finishListeners(error)
         if error.code != .connectionClosed || error.underlying != nil {
             logger.debug("connection closed", metadata: ["error": "\(error)"])
         }
@@ -589,7 +614,10 @@ public actor PGConnection: PGEventHandler {
 
     func fail(_ context: Context, _ error: PGError) {
         switch context {
-        case .execute(let stream): stream.finish(.failure(error))
+        case .execute(let stream), .copyOut(let stream): stream.finish(.failure(error))
+        case .copyIn(let state):
+            state.error = error
+            state.done()
         case .simple(let collector):
             collector.continuation?.resume(throwing: error)
             collector.continuation = nil

@@ -96,6 +96,9 @@ final class PGRowStream: Sendable {
 
     var isFinished: Bool { state.withLock { $0.completion != nil } }
 
+    /// The columns as known now.
+    var currentColumns: PGRowDescription? { state.withLock { $0.columns } }
+
     // MARK: Consumer side
 
     enum Next {

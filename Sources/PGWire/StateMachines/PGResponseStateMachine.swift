@@ -22,6 +22,10 @@ public struct PGResponseStateMachine: Sendable {
         case simple
         /// Close(statement) + Sync.
         case closeStatement
+        /// A simple Query running `COPY … FROM STDIN`: the server asks for data, the client streams it.
+        case copyIn
+        /// A simple Query running `COPY … TO STDOUT`: the server streams CopyData.
+        case copyOut
     }
 
     /// A request on the wire.
@@ -54,6 +58,12 @@ public struct PGResponseStateMachine: Sendable {
         case done(UInt64, PGBackendMessage.TransactionStatus)
         /// The server wants COPY data for a request that did not ask for it: answer with CopyFail.
         case rejectCopyIn(UInt64)
+        /// The server is ready for the unit's COPY data (CopyInResponse).
+        case copyInReady(UInt64, format: PGFormat, columnFormats: [PGFormat])
+        /// The server started sending the unit's COPY data (CopyOutResponse).
+        case copyOutStarted(UInt64, format: PGFormat, columnFormats: [PGFormat])
+        /// One CopyData message of a COPY TO.
+        case copyData(UInt64, ArraySlice<UInt8>)
         /// A NoticeResponse to log.
         case notice(PGServerErrorInfo)
         /// A NotificationResponse (LISTEN/NOTIFY).
@@ -74,6 +84,8 @@ public struct PGResponseStateMachine: Sendable {
         case finished
         case failed
         case copyOut
+        case copyOutDone
+        case copyIn
         case copyInRejected
     }
 
@@ -155,7 +167,7 @@ public struct PGResponseStateMachine: Sendable {
                 return .done(id, status)
             case .start where a.unit.kind == .simple:
                 return violation("ReadyForQuery before any result of a simple query")
-            case .paramsDescribed, .start, .parsed, .bound, .rows, .noRows, .copyOut:
+            case .paramsDescribed, .start, .parsed, .bound, .rows, .noRows, .copyOut, .copyOutDone, .copyIn:
                 if a.unit.kind == .simple, case .noRows = a.stage {
                     active = nil
                     return .done(id, status)
@@ -254,6 +266,33 @@ public struct PGResponseStateMachine: Sendable {
         case .simple:
             if a.stage == .start { a.stage = .noRows }
             return simpleStatement(&a, message)
+        case .copyIn:
+            switch (a.stage, message) {
+            case (.start, .copyInResponse(let format, let columns)):
+                a.stage = .copyIn
+                return .copyInReady(id, format: format, columnFormats: columns)
+            case (.copyIn, .commandComplete(let tag)):
+                a.stage = .finished
+                return .commandComplete(id, tag)
+            default:
+                return violation("unexpected \(message.name) during COPY FROM STDIN")
+            }
+        case .copyOut:
+            switch (a.stage, message) {
+            case (.start, .copyOutResponse(let format, let columns)):
+                a.stage = .copyOut
+                return .copyOutStarted(id, format: format, columnFormats: columns)
+            case (.copyOut, .copyData(let bytes)):
+                return .copyData(id, bytes)
+            case (.copyOut, .copyDone):
+                a.stage = .copyOutDone
+                return .none
+            case (.copyOutDone, .commandComplete(let tag)):
+                a.stage = .finished
+                return .commandComplete(id, tag)
+            default:
+                return violation("unexpected \(message.name) during COPY TO STDOUT")
+            }
         case .closeStatement:
             guard a.stage == .start, case .closeComplete = message else {
                 return violation("unexpected \(message.name) while closing a statement")
