@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
-            dependencies: ["PGClient", "PGTestSupport", "PGWire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import PGClient
+import PGTransport
 import PGTestSupport
 import Testing
 
@@ -20,7 +21,11 @@ import Testing
 
     @Test(arguments: ["text", "csv", "binary"])
     func copyAMillionRowsIn(format: String) async throws {
-        try await TestDB.withConnection { c in
+        // Its own event loop: a million rows must not delay other suites' connections (timing assertions).
+        let loop = try PGEventLoop(name: "copy-test")
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        defer { Task { await c.close() } }
+        do {
             let table = "copy_in_\(format)"
             try await c.execute("CREATE TEMP TABLE \(identifier: table) (id int8, name text, value float8)")
             let n = Self.rowCount
