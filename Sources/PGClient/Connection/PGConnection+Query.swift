@@ -178,8 +178,7 @@ extension PGConnection {
     nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) async throws -> PGRowStream {
         var retried = false
         while true {
-            let stream = try await startQuery(sql, bindings, timeout: timeout, prepareOnly: false)
-            await stream.waitForFirstEvent()
+            let stream = try await startAndWait(sql, bindings, timeout: timeout)
             if let error = stream.earlyFailure {
                 if !retried, stream.isRecoverable {
                     retried = true
@@ -189,6 +188,14 @@ extension PGConnection {
             }
             return stream
         }
+    }
+
+    /// Sends the request and waits for its first event on the connection's executor: the reply resumes the
+    /// waiter on the I/O thread with no wake-up, and only the return to the caller crosses threads.
+    func startAndWait(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) async throws -> PGRowStream {
+        let stream = try await startQuery(sql, bindings, timeout: timeout, prepareOnly: false)
+        await stream.waitForFirstEvent()
+        return stream
     }
 
     nonisolated func drain(_ stream: PGRowStream) async throws -> Int? {

@@ -145,7 +145,7 @@ final class PGRowStream: Sendable {
     }
 
     /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
-    func waitForFirstEvent() async {
+    func waitForFirstEvent(isolation: isolated (any Actor)? = #isolation) async {
         while true {
             let ready = state.withLock { !$0.rows.isEmpty || $0.completion != nil }
             if ready { return }
