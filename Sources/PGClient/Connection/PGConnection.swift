@@ -163,27 +163,41 @@ public actor PGConnection: PGEventHandler {
             throw PGError(code: .connectionFailed, message: "could not start an I/O event loop", isSafeToRetry: true, underlying: "\(error)")
         }
         var lastError: PGError?
-        for endpoint in configuration.hosts {
-            let addresses: [PGSocketAddress]
-            switch endpoint {
-            case .unixSocket(let path):
-                addresses = [.unix(path: path)]
-            case .tcp(let host, let port):
-                do {
-                    addresses = try PGSocket.resolve(host: host, port: port)
-                } catch {
-                    lastError = PGError(code: .connectionFailed, message: "could not resolve \(host)", isSafeToRetry: true, underlying: "\(error)")
-                    continue
+        var endpoints = configuration.hosts
+        if configuration.loadBalanceHosts == .random { endpoints.shuffle() }
+        // prefer-standby: a first pass wants a standby; a second pass takes any server.
+        let passes: [PGConnectionConfiguration.TargetSessionAttributes] =
+            configuration.targetSessionAttributes == .preferStandby ? [.standby, .any] : [configuration.targetSessionAttributes]
+        for wanted in passes {
+            for endpoint in endpoints {
+                var addresses: [PGSocketAddress]
+                switch endpoint {
+                case .unixSocket(let path):
+                    addresses = [.unix(path: path)]
+                case .tcp(let host, let port):
+                    do {
+                        addresses = try PGSocket.resolve(host: host, port: port)
+                    } catch {
+                        lastError = PGError(code: .connectionFailed, message: "could not resolve \(host)", isSafeToRetry: true, underlying: "\(error)")
+                        continue
+                    }
                 }
-            }
-            for address in addresses {
-                do {
-                    return try await connect(to: address, configuration: configuration, loop: loop, logger: logger)
-                } catch let error as PGError {
-                    lastError = error
-                    // Authentication and server errors are final; only transport failures move on.
-                    if error.code != .connectionFailed && error.code != .timeout { throw error }
-                    logger.debug("connection attempt failed", metadata: ["pg.address": "\(address)", "error": "\(error)"])
+                if configuration.loadBalanceHosts == .random { addresses.shuffle() }
+                for address in addresses {
+                    do {
+                        let connection = try await connect(to: address, configuration: configuration, loop: loop, logger: logger)
+                        if let mismatch = await connection.sessionMismatch(wanted) {
+                            await connection.close()
+                            lastError = PGError(code: .connectionFailed, message: "\(address) \(mismatch) (target_session_attrs=\(wanted))", isSafeToRetry: true)
+                            continue
+                        }
+                        return connection
+                    } catch let error as PGError {
+                        lastError = error
+                        // Authentication and server errors are final; only transport failures move on.
+                        if error.code != .connectionFailed && error.code != .timeout { throw error }
+                        logger.debug("connection attempt failed", metadata: ["pg.address": "\(address)", "error": "\(error)"])
+                    }
                 }
             }
         }
@@ -249,6 +263,34 @@ public actor PGConnection: PGEventHandler {
         if let statementTimeout = configuration.statementTimeout {
             let ms = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
             _ = try await simpleQuery("SET statement_timeout = \(ms)")
+        }
+    }
+
+    /// Why this session does not have the wanted attributes (nil when it does). PostgreSQL 14+ reports
+    /// `in_hot_standby` and `default_transaction_read_only` at startup; older servers are asked.
+    func sessionMismatch(_ wanted: PGConnectionConfiguration.TargetSessionAttributes) async -> String? {
+        if wanted == .any || wanted == .preferStandby { return nil }
+        func flag(_ parameter: String, _ query: PGQuery) async -> Bool? {
+            if let v = serverParameters[parameter] { return v == "on" }
+            guard let rows = try? await self.query(query).collect(), let row = rows.first,
+                  let value = try? row.decode(String.self, column: 0) else { return nil }
+            return value == "on" || value == "t" || value == "true"
+        }
+        switch wanted {
+        case .readWrite, .readOnly:
+            let standby = await flag("in_hot_standby", "SELECT CASE WHEN pg_is_in_recovery() THEN 'on' ELSE 'off' END")
+            let readOnlyDefault = await flag("default_transaction_read_only", "SHOW default_transaction_read_only")
+            let readOnly = (standby ?? false) || (readOnlyDefault ?? false)
+            if wanted == .readWrite && readOnly { return "is read-only" }
+            if wanted == .readOnly && !readOnly { return "is not read-only" }
+            return nil
+        case .primary, .standby:
+            let standby = await flag("in_hot_standby", "SELECT CASE WHEN pg_is_in_recovery() THEN 'on' ELSE 'off' END") ?? false
+            if wanted == .primary && standby { return "is a standby" }
+            if wanted == .standby && !standby { return "is not a standby" }
+            return nil
+        case .any, .preferStandby:
+            return nil
         }
     }
 
