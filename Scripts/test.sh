@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup-debian.sh
-swift test "$@"
+swift test --no-parallel "$@"

@@ -101,9 +101,16 @@ public final class ScriptedBackend: Sendable {
         port = Int(UInt16(bigEndian: addr.sin_port))
         let closed = self.closed
         Thread.detachNewThread {
-            while !closed.value.load(ordering: .relaxed) {
+            // This thread owns the listening descriptor and closes it itself: were stop() to close it, the
+            // number could be reused by another listener before this loop noticed, and it would accept there.
+            defer { Glibc.close(s) }
+            while !closed.value.load(ordering: .acquiring) {
                 let c = accept(s, nil, nil)
                 if c < 0 { return }
+                if closed.value.load(ordering: .acquiring) {
+                    Glibc.close(c)
+                    return
+                }
                 let conn = Connection(fd: c)
                 Thread.detachNewThread {
                     try? script(conn)
@@ -117,9 +124,8 @@ public final class ScriptedBackend: Sendable {
 
     /// Stops listening.
     public func stop() {
-        if closed.value.exchange(true, ordering: .relaxed) { return }
-        shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
+        if closed.value.exchange(true, ordering: .acquiringAndReleasing) { return }
+        shutdown(fd, Int32(SHUT_RDWR))  // wakes the accept loop, which closes the descriptor
     }
 
     deinit { stop() }
