@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "PGClient", targets: ["PGClient"]),
         .library(name: "PGWire", targets: ["PGWire"]),
+        .library(name: "PGPoolCore", targets: ["PGPoolCore"]),
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
@@ -29,9 +30,10 @@ let package = Package(
         .target(name: "PGCrypto", dependencies: ["CTuskOpenSSL"], swiftSettings: strict),
         .target(name: "PGWire", dependencies: ["PGCrypto"], swiftSettings: strict),
         .target(name: "PGTransport", dependencies: ["CTuskShims", "CTuskOpenSSL"], swiftSettings: strict),
+        .target(name: "PGPoolCore", swiftSettings: strict),
         .target(
             name: "PGClient",
-            dependencies: ["PGWire", "PGCrypto", "PGTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGWire", "PGCrypto", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -46,6 +48,7 @@ let package = Package(
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
+        .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
             dependencies: ["PGClient", "PGTestSupport", "PGWire", .product(name: "Logging", package: "swift-log")],
