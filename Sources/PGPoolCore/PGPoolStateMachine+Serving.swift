@@ -27,8 +27,7 @@ extension PGPoolStateMachine {
 
     /// Gives the connection to the request, health-checking it first when it sat idle too long.
     mutating func assign(_ request: PGPoolRequestID, to id: PGPoolConnectionID, now: Clock.Instant, into actions: inout [Action]) {
-        if let threshold = configuration.healthCheckAfterIdle, let idleSince = connections[id]?.idleSince,
-           idleSince.duration(to: now) > threshold {
+        if needsHealthCheck(id, now: now) {
             connections[id]?.phase = .pinging(request)
             connections[id]?.idleSince = nil
             requests[request] = .awaitingPing(id)
@@ -37,6 +36,12 @@ extension PGPoolStateMachine {
             return
         }
         lease(request, on: id, now: now, into: &actions)
+    }
+
+    /// Whether the connection sat idle longer than the health-check threshold.
+    func needsHealthCheck(_ id: PGPoolConnectionID, now: Clock.Instant) -> Bool {
+        guard let threshold = configuration.healthCheckAfterIdle, let idleSince = connections[id]?.idleSince else { return false }
+        return idleSince.duration(to: now) > threshold
     }
 
     mutating func lease(_ request: PGPoolRequestID, on id: PGPoolConnectionID, now: Clock.Instant, into actions: inout [Action]) {

@@ -115,7 +115,12 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
         guard requests[request] == nil else { return [] }
         let now = clock.now
         var actions: [Action] = []
+        let timeout = timeout ?? configuration.acquireTimeout
         if waiters.isEmpty, let connection = availableConnection() {
+            // A health check may fail and send the request back to the queue: give it a deadline.
+            if needsHealthCheck(connection, now: now), let timeout {
+                schedule(.acquireTimeout(request), at: now.advanced(by: timeout), into: &actions)
+            }
             assign(request, to: connection, now: now, into: &actions)
             return actions
         }
@@ -124,7 +129,7 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
         }
         waiters.append(request)
         requests[request] = .waiting
-        if let timeout = timeout ?? configuration.acquireTimeout {
+        if let timeout {
             schedule(.acquireTimeout(request), at: now.advanced(by: timeout), into: &actions)
         }
         fillDemand(into: &actions)
