@@ -17,7 +17,7 @@ public struct PGPoolMetrics: Hashable, Sendable, CustomStringConvertible {
     public var closing: Int
     /// Leases held (equals ``leased`` unless connections are multiplexed).
     public var leases: Int
-    /// Requests waiting for a connection.
+    /// Requests waiting for a lease, including those whose connection is being health-checked.
     public var waiters: Int
 
     /// Open connections: idle, leased or pinging.

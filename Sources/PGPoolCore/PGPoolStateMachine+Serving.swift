@@ -45,6 +45,7 @@ extension PGPoolStateMachine {
     }
 
     mutating func lease(_ request: PGPoolRequestID, on id: PGPoolConnectionID, now: Clock.Instant, into actions: inout [Action]) {
+        if let index = waiters.firstIndex(of: request) { waiters.remove(at: index) }
         cancel(.acquireTimeout(request), into: &actions)
         if connections[id]?.idleSince != nil {
             connections[id]?.idleSince = nil
@@ -66,8 +67,7 @@ extension PGPoolStateMachine {
             if connection.leases.isEmpty { close(id, into: &actions) }
             return
         }
-        while let head = waiters.first, let c = connections[id], c.leases.count < configuration.leasesPerConnection {
-            waiters.removeFirst()
+        while let head = firstWaiting(), let c = connections[id], c.leases.count < configuration.leasesPerConnection {
             lease(head, on: id, now: now, into: &actions)
         }
         if connections[id]?.leases.isEmpty == true, connections[id]?.idleSince == nil {
@@ -80,10 +80,8 @@ extension PGPoolStateMachine {
 
     /// Serves waiters, oldest first, while any connection can take a lease.
     mutating func serveWaiters(into actions: inout [Action]) {
-        guard !waiters.isEmpty else { return }
         let now = clock.now
-        while let head = waiters.first, let id = availableConnection() {
-            waiters.removeFirst()
+        while let head = firstWaiting(), let id = availableConnection() {
             assign(head, to: id, now: now, into: &actions)
         }
     }
@@ -101,7 +99,7 @@ extension PGPoolStateMachine {
         }
         let capacity = configuration.leasesPerConnection
         let forMinimum = started ? max(0, configuration.minimumConnections - live) : 0
-        let uncovered = max(0, waiters.count - connecting * capacity)
+        let uncovered = max(0, waiters.count { requests[$0] == .waiting } - connecting * capacity)
         let forWaiters = (uncovered + capacity - 1) / capacity
         let room = max(0, configuration.maximumConnections - connections.count)
         for _ in 0..<min(max(forMinimum, forWaiters), room) {
@@ -131,26 +129,17 @@ extension PGPoolStateMachine {
         actions.append(.closeConnection(id))
     }
 
-    /// Puts a request whose health-checked connection fell through back in front of the queue;
-    /// its acquire timer keeps running.
-    mutating func requeueAtHead(_ request: PGPoolRequestID) {
-        requests[request] = .waiting
-        waiters.insert(request, at: 0)
+    /// The oldest request waiting without a connection being checked for it.
+    func firstWaiting() -> PGPoolRequestID? {
+        waiters.first { requests[$0] == .waiting }
     }
 
     /// Fails every waiting request, oldest first, including those waiting on a ping.
     mutating func failAllWaiters(with error: PGPoolError, into actions: inout [Action]) {
-        var failed = waiters
+        let failed = waiters
         waiters.removeAll()
-        var pinged: [PGPoolRequestID] = []
-        for (request, state) in requests {
-            if case .awaitingPing(let id) = state {
-                pinged.append(request)
-                connections[id]?.phase = .pinging(nil)
-            }
-        }
-        failed.insert(contentsOf: pinged.sorted(), at: 0)
         for request in failed {
+            if case .awaitingPing(let id)? = requests[request] { connections[id]?.phase = .pinging(nil) }
             requests[request] = nil
             cancel(.acquireTimeout(request), into: &actions)
             actions.append(.failRequest(request, error))

@@ -33,12 +33,13 @@ extension PGPoolStateMachine {
     private mutating func acquireTimedOut(_ request: PGPoolRequestID, into actions: inout [Action]) {
         switch requests[request] {
         case .waiting:
-            waiters.removeAll { $0 == request }
+            break
         case .awaitingPing(let id):
             connections[id]?.phase = .pinging(nil)
         case .leased, nil:
             return
         }
+        waiters.removeAll { $0 == request }
         requests[request] = nil
         actions.append(.failRequest(request, .acquireTimedOut))
     }

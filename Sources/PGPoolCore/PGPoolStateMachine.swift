@@ -48,7 +48,8 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
     var random: PGPoolRandom
     var connections: [PGPoolConnectionID: Connection] = [:]
     var nextConnectionID = 0
-    /// Requests waiting for a connection, oldest first.
+    /// Requests not yet served, in arrival order: waiting, or waiting on a health check (they
+    /// keep their place, so a failed check does not cost them their turn).
     var waiters: [PGPoolRequestID] = []
     /// Every request the machine knows: waiting, waiting on a ping, or holding a lease.
     var requests: [PGPoolRequestID: RequestState] = [:]
@@ -116,12 +117,13 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
         let now = clock.now
         var actions: [Action] = []
         let timeout = timeout ?? configuration.acquireTimeout
-        if waiters.isEmpty, let connection = availableConnection() {
+        if firstWaiting() == nil, let connection = availableConnection() {
             // A health check may fail and send the request back to the queue: give it a deadline.
             if needsHealthCheck(connection, now: now), let timeout {
                 schedule(.acquireTimeout(request), at: now.advanced(by: timeout), into: &actions)
             }
             assign(request, to: connection, now: now, into: &actions)
+            if requests[request] == .awaitingPing(connection) { waiters.append(request) }
             return actions
         }
         if let limit = configuration.maximumWaiters, waiters.count >= limit {
@@ -151,6 +153,7 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
             requests[request] = nil
             cancel(.acquireTimeout(request), into: &actions)
         case .awaitingPing(let connection):
+            waiters.removeAll { $0 == request }
             requests[request] = nil
             connections[connection]?.phase = .pinging(nil)
             cancel(.acquireTimeout(request), into: &actions)
@@ -254,15 +257,16 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
             requests[request] = nil
             cancel(.leakWarning(request), into: &actions)
         }
-        if case .pinging(let request?) = connection.phase { requeueAtHead(request) }
+        if case .pinging(let request?) = connection.phase { requests[request] = .waiting }
         serveWaiters(into: &actions)
         fillDemand(into: &actions)
         checkShutdownComplete(into: &actions)
         return actions
     }
 
-    /// The health check passed: the connection goes to the request it was checked for (if that
-    /// request still waits), then serves others or goes idle.
+    /// The health check passed: the connection goes to the oldest request still waiting (the one
+    /// it was checked for, unless an older one lost its own connection meanwhile), then serves
+    /// others or goes idle.
     ///
     /// ```swift
     /// run(machine.pingSucceeded(id))
@@ -273,10 +277,9 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
         connections[id]?.phase = .open
         let now = clock.now
         if let request, requests[request] == .awaitingPing(id) {
-            if lifecycle == .running, connections[id]?.retiring == false {
-                lease(request, on: id, now: now, into: &actions)
-            } else {
-                requeueAtHead(request)
+            requests[request] = .waiting
+            if lifecycle == .running, connections[id]?.retiring == false, let oldest = firstWaiting() {
+                lease(oldest, on: id, now: now, into: &actions)
             }
         }
         connectionAvailable(id, now: now, into: &actions)
@@ -286,7 +289,7 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
     }
 
     /// The health check failed: the connection is closed and the request it was checked for
-    /// goes back to the head of the queue.
+    /// waits again, in its old place.
     ///
     /// ```swift
     /// run(machine.pingFailed(id))
@@ -294,7 +297,7 @@ public struct PGPoolStateMachine<Clock: _Concurrency.Clock>: Sendable where Cloc
     public mutating func pingFailed(_ id: PGPoolConnectionID) -> [Action] {
         guard case .pinging(let request)? = connections[id]?.phase else { return [] }
         var actions: [Action] = []
-        if let request, requests[request] == .awaitingPing(id) { requeueAtHead(request) }
+        if let request, requests[request] == .awaitingPing(id) { requests[request] = .waiting }
         close(id, into: &actions)
         serveWaiters(into: &actions)
         fillDemand(into: &actions)

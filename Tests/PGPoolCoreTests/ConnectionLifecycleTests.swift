@@ -79,7 +79,7 @@ import Testing
         p.warmedUp()
         p.advance(31)
         #expect(p.machine.leaseRequested(r(1)) == [.scheduleTimer(.acquireTimeout(r(1)), deadline: t(36)), .pingConnection(c(0))])
-        #expect(p.machine.metrics == PGPoolMetrics(pinging: 1))
+        #expect(p.machine.metrics == PGPoolMetrics(pinging: 1, waiters: 1))
         #expect(p.machine.pingSucceeded(c(0)) == [.cancelTimer(.acquireTimeout(r(1))), .leaseConnection(c(0), to: r(1))])
         #expect(p.machine.connectionReleased(c(0), request: r(1)) == [])
         p.advance(10)
@@ -95,6 +95,17 @@ import Testing
         #expect(p.machine.pingFailed(c(0)) == [.closeConnection(c(0))], "a closing connection still counts against the maximum")
         #expect(p.machine.connectionCreated(c(1)) == [.leaseConnection(c(1), to: r(1))], "r1 is still first")
         #expect(p.machine.connectionClosed(c(0)) == [.createConnection(c(2))])
+        #expect(p.machine.connectionCreated(c(2)) == [.leaseConnection(c(2), to: r(2))])
+    }
+
+    @Test func aRequestWhosePingFailedKeepsItsTurnOverYoungerOnes() {
+        var p = Pool(quiet(min: 2, max: 3, healthCheckAfterIdle: .seconds(30)))
+        p.warmedUp()
+        p.advance(31)
+        #expect(p.machine.leaseRequested(r(1)) == [.pingConnection(c(0))])
+        #expect(p.machine.leaseRequested(r(2)) == [.pingConnection(c(1))])
+        #expect(p.machine.pingFailed(c(0)) == [.closeConnection(c(0)), .createConnection(c(2))])
+        #expect(p.machine.pingSucceeded(c(1)) == [.leaseConnection(c(1), to: r(1))], "r1 came first")
         #expect(p.machine.connectionCreated(c(2)) == [.leaseConnection(c(2), to: r(2))])
     }
 

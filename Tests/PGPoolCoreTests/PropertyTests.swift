@@ -24,6 +24,8 @@ import Testing
         var readyCount = 0
         var completeCount = 0
         var issues: [String] = []
+        /// The kinds of action seen, to check that the walk reaches every behaviour.
+        var actionKinds: Set<String> = []
 
         init(seed: UInt64) {
             var random = PGPoolRandom(seed: seed)
@@ -50,7 +52,10 @@ import Testing
 
         func leaseCount(_ id: PGPoolConnectionID) -> Int { leases.values.count { $0 == id } }
 
-        mutating func note(_ issue: String) { issues.append(issue) }
+        /// The last few actions, so a failing seed shows how it got there.
+        var recent: [String] = []
+
+        mutating func note(_ issue: String) { issues.append("\(issue) after \(recent.suffix(12))") }
 
         mutating func resolve(_ request: PGPoolRequestID, _ outcome: String) {
             if !waiting.contains(request) { note("\(request) resolved (\(outcome)) while not waiting") }
@@ -63,7 +68,11 @@ import Testing
         }
 
         mutating func run(_ actions: [Action]) {
+            var served: [PGPoolRequestID] = []
+            recent.append("\(actions)")
             for action in actions {
+                actionKinds.insert(String("\(action)".prefix { $0 != "(" }))
+                if case .leaseConnection(_, let request) = action { served.append(request) }
                 switch action {
                 case .createConnection(let id):
                     if everCreated.contains(id) { note("\(id) created twice") }
@@ -99,6 +108,11 @@ import Testing
                     completeCount += 1
                     if !(connecting.isEmpty && open.isEmpty) { note("shutdown complete with connections left") }
                 }
+            }
+            // FIFO: nobody still in the queue arrived before a request just served.
+            if let last = served.max(), let oldestWaiting = machine.waiters.filter({ machine.requests[$0] == .waiting }).min(),
+               oldestWaiting < last {
+                note("\(last) served before the older \(oldestWaiting)")
             }
             check()
         }
@@ -229,5 +243,21 @@ import Testing
         #expect(twice.isEmpty, "seed \(seed): requests resolved more or less than once: \(twice.prefix(3))")
         #expect(runner.outcomes.count == Int(runner.nextRequest))
         #expect(runner.machine.metrics == PGPoolMetrics())
+    }
+
+    @Test func theRandomWalkReachesEveryAction() {
+        var kinds: Set<String> = []
+        for seed in 1...40 {
+            var runner = Runner(seed: UInt64(seed))
+            runner.run(runner.machine.startRequested())
+            for _ in 0..<600 { runner.step() }
+            runner.drain()
+            kinds.formUnion(runner.actionKinds)
+        }
+        let all: Set<String> = [
+            "createConnection", "leaseConnection", "failRequest", "pingConnection", "closeConnection",
+            "forceCloseConnection", "scheduleTimer", "cancelTimer", "warnLeak", "poolReady", "shutdownComplete",
+        ]
+        #expect(all.subtracting(kinds).isEmpty, "never produced: \(all.subtracting(kinds).sorted())")
     }
 }
