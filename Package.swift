@@ -13,7 +13,6 @@ let package = Package(
     products: [
         .library(name: "PGClient", targets: ["PGClient"]),
         .library(name: "PGWire", targets: ["PGWire"]),
-        .library(name: "PGPoolCore", targets: ["PGPoolCore"]),
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],

@@ -48,8 +48,8 @@ extension PGPoolStateMachine {
         guard lifecycle == .running, let connection = connections[id], connection.phase == .open,
               connection.leases.isEmpty, !connection.retiring
         else { return }
-        let live = connections.values.count { $0.phase != .closing && !$0.retiring }
-        guard live > configuration.minimumConnections else { return }
+        let open = connections.values.count { $0.opened && $0.phase != .closing && !$0.retiring }
+        guard open > configuration.minimumConnections else { return }
         close(id, into: &actions)
     }
 

@@ -129,6 +129,12 @@ import Testing
             if machine.requests.count != waiting.count + leases.count { note("requests \(machine.requests.count) != waiting+leased") }
             if m.waiters > waiting.count { note("more waiters than requests waiting") }
             if readyCount > 1 || completeCount > 1 { note("ready or complete sent twice") }
+            // Nothing left undone: no waiter next to a free connection, no growth missed.
+            if machine.firstWaiting() != nil, machine.availableConnection() != nil { note("a waiter waits beside a free connection") }
+            var copy = machine
+            var missed: [Action] = []
+            copy.fillDemand(into: &missed)
+            if !missed.isEmpty { note("demand left unfilled: \(missed)") }
         }
 
         /// Fires every due timer, earliest first, including ones scheduled meanwhile.
@@ -148,7 +154,7 @@ import Testing
                 let timeout: Duration? = Bool.random(using: &random) ? .seconds(Int.random(in: 1...5, using: &random)) : nil
                 run(machine.leaseRequested(request, timeout: timeout))
             case 2:
-                if let request = waiting.randomElement(using: &random) {
+                if let request = waiting.sorted().randomElement(using: &random) {
                     resolve(request, "cancelled")
                     run(machine.requestCancelled(request))
                     if machine.requests[request] != nil { note("\(request) still known after cancellation") }
@@ -230,7 +236,7 @@ import Testing
         }
     }
 
-    @Test(arguments: 1...40)
+    @Test(arguments: 1...100)
     func invariantsHoldUnderRandomEvents(seed: Int) {
         var runner = Runner(seed: UInt64(seed))
         runner.run(runner.machine.startRequested())
