@@ -99,7 +99,9 @@ extension PGPoolStateMachine {
         }
         let capacity = configuration.leasesPerConnection
         let forMinimum = started ? max(0, configuration.minimumConnections - live) : 0
-        let uncovered = max(0, waiters.count { requests[$0] == .waiting } - connecting * capacity)
+        // Requests in the queue whose connection is being checked need no new connection.
+        let checked = connections.values.count { if case .pinging(.some) = $0.phase { true } else { false } }
+        let uncovered = max(0, waiters.count - checked - connecting * capacity)
         let forWaiters = (uncovered + capacity - 1) / capacity
         let room = max(0, configuration.maximumConnections - connections.count)
         for _ in 0..<min(max(forMinimum, forWaiters), room) {

@@ -131,6 +131,15 @@ import Testing
             if readyCount > 1 || completeCount > 1 { note("ready or complete sent twice") }
             // Nothing left undone: no waiter next to a free connection, no growth missed.
             if machine.firstWaiting() != nil, machine.availableConnection() != nil { note("a waiter waits beside a free connection") }
+            for (id, connection) in machine.connections {
+                if case .pinging(let request?) = connection.phase,
+                   machine.requests[request] != .awaitingPing(id) || !machine.waiters.contains(request) {
+                    note("\(id) checked for \(request), which is not waiting on it")
+                }
+            }
+            let awaiting = machine.requests.values.count { if case .awaitingPing = $0 { true } else { false } }
+            let checked = machine.connections.values.count { if case .pinging(.some) = $0.phase { true } else { false } }
+            if awaiting != checked { note("\(awaiting) requests await a check, \(checked) connections are checked for one") }
             var copy = machine
             var missed: [Action] = []
             copy.fillDemand(into: &missed)
