@@ -6,7 +6,7 @@ extension PGPoolStateMachine {
     /// for action in machine.leaseRequested(id) {
     ///     switch action {
     ///     case .createConnection(let c): startConnecting(c)
-    ///     case .leaseConnection(let c, let r): waiters.removeValue(forKey: r)?.resume(returning: connections[c]!)
+    ///     case .leaseConnection(let c, let r): waiters.removeValue(forKey: r)?.resume(returning: c)
     ///     case .failRequest(let r, let e): waiters.removeValue(forKey: r)?.resume(throwing: e)
     ///     case .scheduleTimer(let t, let d): schedule(t, at: d)
     ///     case .cancelTimer(let t): cancel(t)
