@@ -29,9 +29,10 @@ let package = Package(
         .target(name: "PGCrypto", dependencies: ["CTuskOpenSSL"], swiftSettings: strict),
         .target(name: "PGWire", dependencies: ["PGCrypto"], swiftSettings: strict),
         .target(name: "PGTransport", dependencies: ["CTuskShims", "CTuskOpenSSL"], swiftSettings: strict),
+        .target(name: "PGPoolCore", swiftSettings: strict),
         .target(
             name: "PGClient",
-            dependencies: ["PGWire", "PGCrypto", "PGTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGWire", "PGCrypto", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -46,6 +47,7 @@ let package = Package(
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
+        .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
             dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", .product(name: "Logging", package: "swift-log")],
