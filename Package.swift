@@ -13,11 +13,14 @@ let package = Package(
     products: [
         .library(name: "PGClient", targets: ["PGClient"]),
         .library(name: "PGWire", targets: ["PGWire"]),
+        .library(name: "PGPoolCore", targets: ["PGPoolCore"]),
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -32,7 +35,12 @@ let package = Package(
         .target(name: "PGPoolCore", swiftSettings: strict),
         .target(
             name: "PGClient",
-            dependencies: ["PGWire", "PGCrypto", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PGWire", "PGCrypto", "PGTransport", "PGPoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -50,7 +58,7 @@ let package = Package(
         .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
-            dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ]

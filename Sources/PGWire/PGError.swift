@@ -44,6 +44,11 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         public static let misuse = Code("misuse")
         /// TLS could not be negotiated or verified.
         public static let tls = Code("tls")
+        /// No pooled connection became available in time (every connection was leased), or the waiting
+        /// queue was full.
+        public static let poolExhausted = Code("poolExhausted")
+        /// The pool is shutting down or has shut down.
+        public static let poolShutDown = Code("poolShutDown")
     }
 
     /// What kind of failure this is.

@@ -680,6 +680,16 @@ public actor PGConnection: PGEventHandler {
         closeWithError(.closed("the connection was closed by the client"))
     }
 
+    /// Returns once the connection has closed, for whatever reason (at once if it is closed already).
+    ///
+    /// ```swift
+    /// Task { await connection.waitUntilClosed(); print("gone:", await connection.closeError as Any) }
+    /// ```
+    public func waitUntilClosed() async {
+        if case .closed = phase { return }
+        await withCheckedContinuation { closeWaiters.append($0) }
+    }
+
     /// The error that closed the connection, if it is closed.
     public var closeError: PGError? {
         if case .closed(let e) = phase { return e }

@@ -21,6 +21,7 @@ final class PGRowStream: Sendable {
         var receivedAny = false
         var recoverable = false
         var unit: UInt64 = 0
+        var onFinish: (@Sendable () -> Void)?
     }
 
     let highWatermark: Int
@@ -84,14 +85,28 @@ final class PGRowStream: Sendable {
 
     /// Ends the stream.
     func finish(_ completion: Completion) {
+        var hook: (@Sendable () -> Void)?
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             guard s.completion == nil else { return nil }
             s.completion = completion
+            hook = s.onFinish
+            s.onFinish = nil
             let w = s.waiter
             s.waiter = nil
             return w
         }
         waiter?.resume()
+        hook?()
+    }
+
+    /// Runs `hook` once the result has ended (at once if it already has).
+    func whenFinished(_ hook: @escaping @Sendable () -> Void) {
+        let runNow = state.withLock { s -> Bool in
+            if s.completion != nil { return true }
+            s.onFinish = hook
+            return false
+        }
+        if runNow { hook() }
     }
 
     var isFinished: Bool { state.withLock { $0.completion != nil } }
