@@ -50,7 +50,7 @@ extension PGCodec {
                 }
                 text = text.dropFirst()
             default:
-                guard let rendered = renderBinary(bytes, type: type), let string = utf8String(rendered[...]) else {
+                guard rendersAsText(type), let rendered = renderBinary(bytes, type: type), let string = utf8String(rendered[...]) else {
                     throw unsupportedType(swiftType, type: type, format: format)
                 }
                 return string

@@ -9,6 +9,17 @@ extension PGCodec {
     /// Types whose binary form is their text.
     static let textLikeTypes: Set<PGDataType> = [.text, .varchar, .name, .bpchar, .char, .json, .pgUnknown, .pgXML]
 
+    /// True for the types whose binary values `String` decodes by rendering them: numeric, time, interval,
+    /// inet, cidr, money, ranges and arrays. (Integers, bool, uuid, bytea, date and timestamps keep the
+    /// earlier rule, a decoding error in binary format, though they are rendered inside arrays and ranges.)
+    @usableFromInline
+    static func rendersAsText(_ type: PGDataType) -> Bool {
+        switch type {
+        case .numeric, .time, .interval, .inet, .cidr, .money: true
+        default: type.arrayElementType != nil || PGDataType.rangeBoundTypes[type] != nil
+        }
+    }
+
     /// The text form of a binary value of `type`, or nil when Tusk cannot render that type or the bytes are malformed.
     @usableFromInline
     static func renderBinary(_ bytes: ArraySlice<UInt8>, type: PGDataType) -> [UInt8]? {

@@ -179,7 +179,7 @@ extension PGRange: PGEncodable, PGDecodable {
                 guard let length = cursor.readInteger(as: Int32.self), let slice = cursor.readSlice(Int(length)) else {
                     throw bad("truncated bound")
                 }
-                return try Bound(pgBytes: slice, type: boundType, format: .binary)
+                return try Self.decodeBound(slice, type: type, boundType: boundType, format: .binary)
             }
             let lower = try bound(Self.flagLowerInfinite)
             let upper = try bound(Self.flagUpperInfinite)
@@ -192,9 +192,21 @@ extension PGRange: PGEncodable, PGDecodable {
                 return
             }
             guard let parts = PGCodec.parseRangeText(bytes) else { throw bad("malformed range") }
-            let lower = try parts.lower.map { try Bound(pgBytes: $0[...], type: boundType, format: .text) }
-            let upper = try parts.upper.map { try Bound(pgBytes: $0[...], type: boundType, format: .text) }
+            let lower = try parts.lower.map { try Self.decodeBound($0[...], type: type, boundType: boundType, format: .text) }
+            let upper = try parts.upper.map { try Self.decodeBound($0[...], type: type, boundType: boundType, format: .text) }
             self.init(lower: lower, upper: upper, lowerInclusive: parts.lowerInclusive, upperInclusive: parts.upperInclusive)
+        }
+    }
+}
+
+extension PGRange {
+    /// Decodes one bound, naming the range type in any error.
+    static func decodeBound(_ bytes: ArraySlice<UInt8>, type: PGDataType, boundType: PGDataType, format: PGFormat) throws -> Bound {
+        do {
+            return try Bound(pgBytes: bytes, type: boundType, format: format)
+        } catch var error as PGError {
+            error.message = "\(type) bound into \(PGCodec.name(PGRange<Bound>.self)): \(error.message)"
+            throw error
         }
     }
 }
