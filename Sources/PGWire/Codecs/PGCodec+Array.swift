@@ -67,13 +67,12 @@ extension PGCodec {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// Quotes an element for array (or range) text when needed: empty, "NULL", or containing
-    /// braces, quotes, commas, backslashes, brackets, parentheses or white space.
+    /// Quotes an element for array text as array_out does when needed (empty, "NULL", or containing
+    /// braces, quotes, commas, backslashes or white space), or always (range bounds we send).
     static func quoteArrayText(_ text: [UInt8], always: Bool) -> String {
         let special: Set<UInt8> = [UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: ","),
                                    UInt8(ascii: "\\"), UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"),
-                                   UInt8(ascii: "\r"), UInt8(ascii: "\u{0B}"), UInt8(ascii: "\u{0C}"),
-                                   UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "("), UInt8(ascii: ")")]
+                                   UInt8(ascii: "\r"), UInt8(ascii: "\u{0B}"), UInt8(ascii: "\u{0C}")]
         let needs = always || text.isEmpty || text.contains(where: special.contains)
             || (text.count == 4 && text.map({ $0 | 0x20 }) == Array("null".utf8))
         guard needs else { return String(decoding: text, as: UTF8.self) }
