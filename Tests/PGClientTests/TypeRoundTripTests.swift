@@ -200,9 +200,12 @@ struct Point2D: PGCustomType, Equatable {
             try await Self.check(c, [PGInet("10.0.0.1/8")!, PGInet("::1")!], "inet[]")
             try await Self.check(c, [PGRange<Int32>(lower: 1, upper: 5), .empty], "int4range[]")
             try await Self.check(c, [Date(timeIntervalSince1970: 0)], "timestamptz[]", rendersText: false)
-            // float arrays are requested in text format (String does not render binary floats).
-            try await Self.check(c, [1.5, -0.25, Double.infinity], "float8[]", binary: false)
-            try await Self.check(c, [Float(1.5)], "float4[]", binary: false)
+            try await Self.check(c, [1.5, -0.25, .infinity, -.infinity, 0, 1e15, 1e14, 123_456_789_012_345.6, 1e-4, 1e-5, 0.1, .leastNonzeroMagnitude,
+                                     .greatestFiniteMagnitude, 1e100, -2.5e-300, 100, Double.pi], "float8[]")
+            try await Self.check(c, [Float(1.5), 1e6, 1e7, 123_456.7, 1e-4, 1e-5, .infinity, 0.1, -3.4e38, .leastNonzeroMagnitude], "float4[]")
+            let nan = try await c.query("SELECT $1::float8[]", [[Double.nan]]).collect()
+            #expect(try nan[0].decode(String.self, column: 0) == "{NaN}")
+            #expect(try nan[0].decode([Double].self, column: 0).first?.isNaN == true)
             // Arrays with other lower bounds decode; 2-D into 1-D is an error.
             let rows = try await c.query("SELECT '[0:2]={1,2,3}'::int4[], '{{1,2},{3,4}}'::int4[]").collect()
             #expect(try rows[0].decode([Int32].self, column: 0) == [1, 2, 3])

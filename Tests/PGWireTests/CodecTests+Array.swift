@@ -102,6 +102,14 @@ import Testing
         #expect(try [Int](pgBytes: S.field(S.bytes([Int16(3)])), type: .int2Array, format: .binary) == [3])
     }
 
+    @Test func stringRendersBinaryFloatArraysAsPostgresDoes() throws {
+        let doubles: [Double] = [1.5, 100, 1e15, 1e14, 1e-4, 1e-5, -0.0, .infinity, -.infinity, .nan, 1e100, .leastNonzeroMagnitude]
+        #expect(try String(pgBytes: S.field(S.bytes(doubles)), type: .float8Array, format: .binary)
+            == "{1.5,100,1e+15,100000000000000,0.0001,1e-05,-0,Infinity,-Infinity,NaN,1e+100,5e-324}")
+        let floats: [Float] = [1e6, 1e7, 123_456.7, 0.1]
+        #expect(try String(pgBytes: S.field(S.bytes(floats)), type: .float4Array, format: .binary) == "{1e+06,1e+07,123456.7,0.1}")
+    }
+
     @Test func stringRendersBinaryArrays() throws {
         #expect(try String(pgBytes: S.field(S.bytes([Int32(1), 2])), type: .int4Array, format: .binary) == "{1,2}")
         #expect(try String(pgBytes: S.field(S.bytes(["a b", nil, "x", "NULL", ""] as [String?])), type: .textArray, format: .binary)

@@ -598,9 +598,9 @@ public actor PGConnection: PGEventHandler {
         .date, .timestamp, .timestamptz, .uuid,
         .numeric, .time, .interval, .json, .jsonb, .inet, .cidr,
         .int4range, .int8range, .numrange, .tsrange, .tstzrange, .daterange,
-        // Arrays of the above (not float4[]/float8[]: String does not render binary floats).
+        // Arrays of the above.
         .boolArray, .byteaArray, .charArray, .nameArray, .int2Array, .int4Array, .textArray, .bpcharArray,
-        .varcharArray, .int8Array, .oidArray, .numericArray, .dateArray, .timeArray, .timestampArray,
+        .varcharArray, .int8Array, .float4Array, .float8Array, .oidArray, .numericArray, .dateArray, .timeArray, .timestampArray,
         .timestamptzArray, .intervalArray, .uuidArray, .jsonArray, .jsonbArray, .inetArray, .cidrArray,
         .int4rangeArray, .int8rangeArray, .numrangeArray, .tsrangeArray, .tstzrangeArray, .daterangeArray,
     ]

@@ -2,8 +2,7 @@
 // Tusk requests in binary format, as they decode the text form of any type.
 //
 // Output matches Postgres' own text output with default settings, except that `timestamptz` is
-// shown in UTC ("+00") whatever the session's TimeZone, and floats are not rendered (Tusk keeps the
-// existing rule: `String` does not decode binary float4/float8).
+// shown in UTC ("+00") whatever the session's TimeZone.
 
 extension PGCodec {
     /// Types whose binary form is their text.
@@ -60,6 +59,14 @@ extension PGCodec {
             return (try? PGInterval(pgBytes: bytes, type: type, format: .binary)).map(renderInterval)
         case .inet, .cidr:
             return (try? PGInet(pgBytes: bytes, type: type, format: .binary)).map { Array($0.description.utf8) }
+        case .float8:
+            guard bytes.count == 8 else { return nil }
+            let v = Double(bitPattern: loadBigEndian(bytes, as: UInt64.self))
+            return renderFloat(v.description, isNaN: v.isNaN, isInfinite: v.isInfinite, negative: v.sign == .minus, float4: false)
+        case .float4:
+            guard bytes.count == 4 else { return nil }
+            let v = Float(bitPattern: loadBigEndian(bytes, as: UInt32.self))
+            return renderFloat(v.description, isNaN: v.isNaN, isInfinite: v.isInfinite, negative: v.sign == .minus, float4: true)
         case .money:
             return (try? PGMoney(pgBytes: bytes, type: type, format: .binary)).map { Array($0.text.utf8) }
         default:
@@ -123,6 +130,48 @@ extension PGCodec {
         var out: [UInt8] = []
         var slice = leaves[...]
         appendTextLevel(&out, dims: parsed.dims[...], leaves: &slice)
+        return out
+    }
+}
+
+extension PGCodec {
+    /// Postgres' float output (shortest round-trip digits, as `extra_float_digits = 1`, the default):
+    /// fixed notation when the decimal exponent is within -4...14 (float4: -4...5), else "1.5e+16".
+    static func renderFloat(_ description: String, isNaN: Bool, isInfinite: Bool, negative: Bool, float4: Bool) -> [UInt8] {
+        if isNaN { return Array("NaN".utf8) }
+        if isInfinite { return Array((negative ? "-Infinity" : "Infinity").utf8) }
+        // Swift's description has the same shortest digits: "1.0", "0.001", "1e-05", "1.2345e+16".
+        var text = Substring(description)
+        if text.first == "-" { text = text.dropFirst() }
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+            text = text[..<e]
+        }
+        var digits = Array(text.utf8.filter { $0 != UInt8(ascii: ".") })
+        var point = (text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? text.count) + exponent
+        while digits.first == UInt8(ascii: "0") {
+            digits.removeFirst()
+            point -= 1
+        }
+        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        var out: [UInt8] = negative ? [UInt8(ascii: "-")] : []
+        guard !digits.isEmpty else { return out + [UInt8(ascii: "0")] }
+        if point >= -3, point <= (float4 ? 6 : 15) {
+            if point <= 0 {
+                out += Array("0.".utf8) + Array(repeating: UInt8(ascii: "0"), count: -point) + digits
+            } else if point >= digits.count {
+                out += digits + Array(repeating: UInt8(ascii: "0"), count: point - digits.count)
+            } else {
+                out += digits[..<point] + [UInt8(ascii: ".")] + digits[point...]
+            }
+        } else {
+            out.append(digits[0])
+            if digits.count > 1 { out += [UInt8(ascii: ".")] + digits[1...] }
+            let e = point - 1
+            out += Array("e\(e < 0 ? "-" : "+")".utf8)
+            appendPadded(&out, abs(e), width: 2)
+        }
         return out
     }
 }

@@ -124,7 +124,7 @@ extension PGRange: PGEncodable, PGDecodable {
     /// Writes the range in the bound's format (binary: flags, then length-prefixed bounds).
     public func encode(into buffer: inout PGWriteBuffer) throws {
         if Bound.pgFormat == .text {
-            buffer.writeString(textForm())
+            buffer.writeString(try textForm())
             return
         }
         var flags: UInt8 = 0
@@ -145,15 +145,15 @@ extension PGRange: PGEncodable, PGDecodable {
     }
 
     /// The text form with bounds quoted (for text-format bounds).
-    func textForm() -> String {
+    func textForm() throws -> String {
         if isEmpty { return "empty" }
-        func quoted(_ b: Bound?) -> String {
+        func quoted(_ b: Bound?) throws -> String {
             guard let b else { return "" }
             var buffer = PGWriteBuffer()
-            try? b.encode(into: &buffer)
+            try b.encode(into: &buffer)
             return PGCodec.quoteArrayText(buffer.bytes, always: true)
         }
-        return "\(lowerInclusive ? "[" : "(")\(quoted(lower)),\(quoted(upper))\(upperInclusive ? "]" : ")")"
+        return "\(lowerInclusive ? "[" : "(")\(try quoted(lower)),\(try quoted(upper))\(upperInclusive ? "]" : ")")"
     }
 
     /// Decodes a range (binary or text); the bound type must match the range's subtype.
