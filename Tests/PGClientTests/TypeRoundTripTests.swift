@@ -140,6 +140,14 @@ struct Point2D: PGCustomType, Equatable {
                       PGInterval(days: -1, microseconds: 7_380_000_000), PGInterval(microseconds: 3_600_000_000_000)] {
                 try await Self.check(c, i, "interval")
             }
+            // Other IntervalStyles in text format.
+            for style in ["postgres_verbose", "iso_8601"] {
+                try await c.simpleQuery("SET IntervalStyle = '\(style)'")
+                let r = try await c.simpleQuery("SELECT '1 year 2 mons -3 days 04:05:06.789'::interval, '-1 days +02:03:00'::interval")
+                #expect(try r[0].rows[0].decode(PGInterval.self, column: 0) == PGInterval(months: 14, days: -3, microseconds: 14_706_789_000), "\(style)")
+                #expect(try r[0].rows[0].decode(PGInterval.self, column: 1) == PGInterval(days: -1, microseconds: 7_380_000_000), "\(style)")
+            }
+            try await c.simpleQuery("RESET IntervalStyle")
             // A timestamptz shown in another zone still decodes to the same instant (text path).
             try await c.simpleQuery("SET TimeZone = 'America/New_York'")
             let ny = try await c.simpleQuery("SELECT '2024-03-05 12:00:00.5+00'::timestamptz")

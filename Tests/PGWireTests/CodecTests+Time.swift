@@ -81,6 +81,14 @@ import Testing
         #expect(try PGInterval(pgBytes: S.field("@ 1 day 2 hours ago"), type: .interval, format: .text)
             == PGInterval(days: -1, microseconds: -7_200_000_000))
         #expect(PGInterval(seconds: 90.5).description == "00:01:30.5")
+        for (iso, value) in [("P1Y2M3DT4H5M6.789S", PGInterval(months: 14, days: 3, microseconds: 14_706_789_000)),
+                             ("P-1DT2H3M", PGInterval(days: -1, microseconds: 7_380_000_000)), ("PT0S", PGInterval()),
+                             ("PT-0.5S", PGInterval(microseconds: -500_000)), ("P2W", PGInterval(days: 14))] {
+            #expect(try PGInterval(pgBytes: S.field(iso), type: .interval, format: .text) == value, "\(iso)")
+        }
+        for bad in ["P", "P1", "P1X", "PT1D", "P1.5Y"] {
+            S.expectDecodingError(["interval"]) { _ = try PGInterval(pgBytes: S.field(bad), type: .interval, format: .text) }
+        }
         for bad in ["", "1", "1 fortnight", "1 year 2", "1:2:3:4", "99999999999 years"] {
             S.expectDecodingError(["interval", "PGInterval"]) { _ = try PGInterval(pgBytes: S.field(bad), type: .interval, format: .text) }
         }

@@ -71,6 +71,7 @@ extension PGCodec {
     /// Parses IntervalStyle 'postgres' and 'postgres_verbose' output ("1 year -2 mons +3 days -04:05:06.5",
     /// "@ 1 day 2 hours ago"); nil when malformed or out of range.
     static func parseInterval(_ text: ArraySlice<UInt8>) -> PGInterval? {
+        if text.first == UInt8(ascii: "P") { return parseISOInterval(text.dropFirst()) }
         var months: Int64 = 0
         var days: Int64 = 0
         var micros: Int64 = 0
@@ -142,6 +143,63 @@ extension PGCodec {
     }
 }
 
+extension PGCodec {
+    /// Parses IntervalStyle 'iso_8601' output after the "P": "1Y2M3DT4H5M6.789S", "-1DT2H3M", "T0S".
+    static func parseISOInterval(_ text: ArraySlice<UInt8>) -> PGInterval? {
+        var months: Int64 = 0
+        var days: Int64 = 0
+        var micros: Int64 = 0
+        var inTime = false
+        var i = text.startIndex
+        var sawAny = false
+        while i < text.endIndex {
+            if text[i] == UInt8(ascii: "T"), !inTime {
+                inTime = true
+                i += 1
+                continue
+            }
+            let start = i
+            if text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+") { i += 1 }
+            while i < text.endIndex, text[i] &- UInt8(ascii: "0") < 10 || text[i] == UInt8(ascii: ".") { i += 1 }
+            guard i < text.endIndex, i > start else { return nil }
+            let number = text[start..<i]
+            let designator = text[i]
+            i += 1
+            var whole = number
+            var fraction: Int64 = 0
+            if let dot = number.firstIndex(of: UInt8(ascii: ".")) {
+                guard inTime, designator == UInt8(ascii: "S") else { return nil }
+                whole = number[..<dot]
+                var digits = Array(number[(dot + 1)...].prefix(6))
+                guard !digits.isEmpty, digits.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return nil }
+                while digits.count < 6 { digits.append(UInt8(ascii: "0")) }
+                fraction = parseDecimal(digits[...], as: Int64.self) ?? 0
+                if number.first == UInt8(ascii: "-") { fraction = -fraction }
+            }
+            guard let n = parseDecimal(whole, as: Int64.self) ?? (whole == [UInt8(ascii: "-")] ? 0 : nil) else { return nil }
+            let usPer: Int64
+            switch (inTime, designator) {
+            case (false, UInt8(ascii: "Y")): months &+= n &* 12; sawAny = true; continue
+            case (false, UInt8(ascii: "M")): months &+= n; sawAny = true; continue
+            case (false, UInt8(ascii: "W")): days &+= n &* 7; sawAny = true; continue
+            case (false, UInt8(ascii: "D")): days &+= n; sawAny = true; continue
+            case (true, UInt8(ascii: "H")): usPer = 3_600_000_000
+            case (true, UInt8(ascii: "M")): usPer = 60_000_000
+            case (true, UInt8(ascii: "S")): usPer = 1_000_000
+            default: return nil
+            }
+            guard case let (p, false) = n.multipliedReportingOverflow(by: usPer),
+                case let (withFraction, false) = p.addingReportingOverflow(fraction),
+                case let (sum, false) = micros.addingReportingOverflow(withFraction)
+            else { return nil }
+            micros = sum
+            sawAny = true
+        }
+        guard sawAny, let m = Int32(exactly: months), let d = Int32(exactly: days) else { return nil }
+        return PGInterval(months: m, days: d, microseconds: micros)
+    }
+}
+
 /// `PGInterval` is sent as `interval` (binary: microseconds, days, months).
 ///
 /// ```swift
@@ -158,7 +216,7 @@ extension PGInterval: PGEncodable, PGDecodable {
         buffer.writeInteger(months)
     }
 
-    /// Decodes `interval` in binary or text format (IntervalStyle postgres, the default, or postgres_verbose).
+    /// Decodes `interval` in binary or text format (IntervalStyle postgres, the default, postgres_verbose or iso_8601).
     public init(pgBytes bytes: ArraySlice<UInt8>, type: PGDataType, format: PGFormat) throws {
         guard type == .interval else { throw PGCodec.unsupportedType(PGInterval.self, type: type, format: format) }
         switch format {
