@@ -37,6 +37,46 @@ public struct PGDataType: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let uuid = PGDataType(2950)
     public static let jsonb = PGDataType(3802)
     public static let void = PGDataType(2278)
+    public static let timetz = PGDataType(1266)
+    public static let inet = PGDataType(869)
+    public static let cidr = PGDataType(650)
+    public static let int4range = PGDataType(3904)
+    public static let numrange = PGDataType(3906)
+    public static let tsrange = PGDataType(3908)
+    public static let tstzrange = PGDataType(3910)
+    public static let daterange = PGDataType(3912)
+    public static let int8range = PGDataType(3926)
+    public static let boolArray = PGDataType(1000)
+    public static let byteaArray = PGDataType(1001)
+    public static let charArray = PGDataType(1002)
+    public static let nameArray = PGDataType(1003)
+    public static let int2Array = PGDataType(1005)
+    public static let int4Array = PGDataType(1007)
+    public static let textArray = PGDataType(1009)
+    public static let bpcharArray = PGDataType(1014)
+    public static let varcharArray = PGDataType(1015)
+    public static let int8Array = PGDataType(1016)
+    public static let float4Array = PGDataType(1021)
+    public static let float8Array = PGDataType(1022)
+    public static let oidArray = PGDataType(1028)
+    public static let moneyArray = PGDataType(791)
+    public static let numericArray = PGDataType(1231)
+    public static let dateArray = PGDataType(1182)
+    public static let timeArray = PGDataType(1183)
+    public static let timestampArray = PGDataType(1115)
+    public static let timestamptzArray = PGDataType(1185)
+    public static let intervalArray = PGDataType(1187)
+    public static let uuidArray = PGDataType(2951)
+    public static let jsonArray = PGDataType(199)
+    public static let jsonbArray = PGDataType(3807)
+    public static let inetArray = PGDataType(1041)
+    public static let cidrArray = PGDataType(651)
+    public static let int4rangeArray = PGDataType(3905)
+    public static let numrangeArray = PGDataType(3907)
+    public static let tsrangeArray = PGDataType(3909)
+    public static let tstzrangeArray = PGDataType(3911)
+    public static let daterangeArray = PGDataType(3913)
+    public static let int8rangeArray = PGDataType(3927)
 
     public var description: String {
         switch self {
@@ -64,9 +104,46 @@ public struct PGDataType: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .uuid: "uuid"
         case .jsonb: "jsonb"
         case .void: "void"
-        default: "oid \(rawValue)"
+        case .timetz: "timetz"
+        case .inet: "inet"
+        case .cidr: "cidr"
+        case .int4range: "int4range"
+        case .numrange: "numrange"
+        case .tsrange: "tsrange"
+        case .tstzrange: "tstzrange"
+        case .daterange: "daterange"
+        case .int8range: "int8range"
+        default:
+            if let element = PGDataType.arrayElementTypes[self] { "\(element)[]" } else { "oid \(rawValue)" }
         }
     }
+}
+
+extension PGDataType {
+    /// Array type → element type, for the built-in array types Tusk knows.
+    static let arrayElementTypes: [PGDataType: PGDataType] = [
+        .boolArray: .bool, .byteaArray: .bytea, .charArray: .char, .nameArray: .name, .int2Array: .int2,
+        .int4Array: .int4, .textArray: .text, .bpcharArray: .bpchar, .varcharArray: .varchar, .int8Array: .int8,
+        .float4Array: .float4, .float8Array: .float8, .oidArray: .oid, .moneyArray: .money, .numericArray: .numeric,
+        .dateArray: .date, .timeArray: .time, .timestampArray: .timestamp, .timestamptzArray: .timestamptz,
+        .intervalArray: .interval, .uuidArray: .uuid, .jsonArray: .json, .jsonbArray: .jsonb, .inetArray: .inet,
+        .cidrArray: .cidr, .int4rangeArray: .int4range, .numrangeArray: .numrange, .tsrangeArray: .tsrange,
+        .tstzrangeArray: .tstzrange, .daterangeArray: .daterange, .int8rangeArray: .int8range,
+        PGDataType(1270): .timetz,
+    ]
+
+    /// Range type → bound (subtype) type, for the built-in range types.
+    static let rangeBoundTypes: [PGDataType: PGDataType] = [
+        .int4range: .int4, .int8range: .int8, .numrange: .numeric, .tsrange: .timestamp,
+        .tstzrange: .timestamptz, .daterange: .date,
+    ]
+
+    /// The element type when this is a built-in array type Tusk knows (`int4[]` → `int4`), else nil.
+    ///
+    /// ```swift
+    /// PGDataType.int4Array.arrayElementType // .int4
+    /// ```
+    public var arrayElementType: PGDataType? { PGDataType.arrayElementTypes[self] }
 }
 
 /// The wire format of a value: text or binary.

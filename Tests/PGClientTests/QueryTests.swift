@@ -50,9 +50,12 @@ import Testing
 
     @Test func typesWithoutABinaryCodecArriveAsText() async throws {
         try await TestDB.withConnection { c in
-            let rows = try await c.query("SELECT 12.345::numeric, '1 day'::interval, '{1,2}'::int4[], $1::int4", [Int32(1)]).collect()
+            let rows = try await c.query("SELECT 12.345::numeric, '1 day'::interval, '{1,2}'::int4[], $1::int4, '(1,2)'::point", [Int32(1)]).collect()
             let r = rows[0]
-            #expect(r.columns.columns[0].format == .text)
+            #expect(r.columns.columns[4].format == .text)
+            #expect(try r.decode(String.self, column: 4) == "(1,2)")
+            // numeric, interval and int4[] now arrive in binary; String renders them as the server's text.
+            #expect(r.columns.columns[0].format == .binary)
             #expect(try r.decode(String.self, column: 0) == "12.345")
             #expect(try r.decode(String.self, column: 1) == "1 day")
             #expect(try r.decode(String.self, column: 2) == "{1,2}")

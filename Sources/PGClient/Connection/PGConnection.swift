@@ -712,6 +712,13 @@ public actor PGConnection: PGEventHandler {
     static let binaryResultTypes: Set<PGDataType> = [
         .bool, .bytea, .int8, .int2, .int4, .text, .oid, .float4, .float8, .varchar, .bpchar, .name,
         .date, .timestamp, .timestamptz, .uuid,
+        .numeric, .time, .interval, .json, .jsonb, .inet, .cidr,
+        .int4range, .int8range, .numrange, .tsrange, .tstzrange, .daterange,
+        // Arrays of the above.
+        .boolArray, .byteaArray, .charArray, .nameArray, .int2Array, .int4Array, .textArray, .bpcharArray,
+        .varcharArray, .int8Array, .float4Array, .float8Array, .oidArray, .numericArray, .dateArray, .timeArray, .timestampArray,
+        .timestamptzArray, .intervalArray, .uuidArray, .jsonArray, .jsonbArray, .inetArray, .cidrArray,
+        .int4rangeArray, .int8rangeArray, .numrangeArray, .tsrangeArray, .tstzrangeArray, .daterangeArray,
     ]
 
     func makeUnitID() -> UInt64 {

@@ -32,8 +32,9 @@ extension PGCodec {
         return isASCII ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
     }
 
-    /// Decodes UTF-8 text: any type in text format; in binary format only types whose binary form is
-    /// their text (text, varchar, name, bpchar, "char", json, xml, unknown) and jsonb (version byte 1).
+    /// Decodes UTF-8 text: any type in text format; in binary format types whose binary form is
+    /// their text (text, varchar, name, bpchar, "char", json, xml, unknown), jsonb (version byte 1), and the
+    /// types `renderBinary` renders as Postgres prints them (integers, numeric, dates and times, arrays, ranges…).
     @inlinable
     static func decodeText(
         _ bytes: ArraySlice<UInt8>, type: PGDataType, format: PGFormat, swiftType: Any.Type
@@ -49,7 +50,10 @@ extension PGCodec {
                 }
                 text = text.dropFirst()
             default:
-                throw unsupportedType(swiftType, type: type, format: format)
+                guard rendersAsText(type), let rendered = renderBinary(bytes, type: type), let string = utf8String(rendered[...]) else {
+                    throw unsupportedType(swiftType, type: type, format: format)
+                }
+                return string
             }
         }
         guard let string = utf8String(text) else {

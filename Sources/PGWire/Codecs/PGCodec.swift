@@ -10,7 +10,18 @@ enum PGCodec {
 
     /// A Swift type's name as users write it ("[UInt8]" rather than "Array<UInt8>").
     static func name(_ swiftType: Any.Type) -> String {
-        ObjectIdentifier(swiftType) == ObjectIdentifier([UInt8].self) ? "[UInt8]" : "\(swiftType)"
+        prettyTypeName("\(swiftType)")
+    }
+
+    /// "Array<Optional<Int32>>" → "[Int32?]".
+    static func prettyTypeName(_ s: String) -> String {
+        if s.hasPrefix("Array<"), s.hasSuffix(">") {
+            return "[" + prettyTypeName(String(s.dropFirst(6).dropLast())) + "]"
+        }
+        if s.hasPrefix("Optional<"), s.hasSuffix(">") {
+            return prettyTypeName(String(s.dropFirst(9).dropLast())) + "?"
+        }
+        return s
     }
 
     /// The field has a length the server type never has, e.g. an `int4` of 3 bytes.
