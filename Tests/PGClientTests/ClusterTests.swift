@@ -63,19 +63,25 @@ import Testing
 
         // Replay paused: the reader cannot catch up, so the read falls back to the writer after the bound.
         _ = try await pair.replica.psql("select pg_wal_replay_pause()")
-        defer { Task { _ = try? await pair.replica.psql("select pg_wal_replay_resume()") } }
-        let second = Int32.random(in: 1_000_001...2_000_000)
-        _ = try await cluster.write { c in try await c.execute("INSERT INTO ryw VALUES (\(second))") }
-        let token2 = try await cluster.writePosition()
-        let start = ContinuousClock.now
-        let fallback = try await cluster.read(atLeast: token2) { c in
-            (try await c.queryOne("SELECT count(*)::int8 FROM ryw WHERE v = \(second)", as: Int.self), try await inRecovery(c))
+        let paused: Result<Void, any Error>
+        do {
+            let second = Int32.random(in: 1_000_001...2_000_000)
+            _ = try await cluster.write { c in try await c.execute("INSERT INTO ryw VALUES (\(second))") }
+            let token2 = try await cluster.writePosition()
+            let start = ContinuousClock.now
+            let fallback = try await cluster.read(atLeast: token2) { c in
+                (try await c.queryOne("SELECT count(*)::int8 FROM ryw WHERE v = \(second)", as: Int.self), try await inRecovery(c))
+            }
+            #expect(fallback.0 == 1)
+            #expect(fallback.1 == false, "read-your-writes read on a reader that had not replayed")
+            #expect(ContinuousClock.now - start < .seconds(3))
+            paused = .success(())
+        } catch {
+            paused = .failure(error)
         }
-        #expect(fallback.0 == 1)
-        #expect(fallback.1 == false, "read-your-writes read on a reader that had not replayed")
-        #expect(ContinuousClock.now - start < .seconds(3))
         _ = try await pair.replica.psql("select pg_wal_replay_resume()")
         await cluster.shutdown()
+        try paused.get()
     }
 
     @Test func laggingReadersAreSkipped() async throws {

@@ -32,15 +32,24 @@ import Testing
         let pg = try await TestDB.server()
         let c = try await TestDB.connect()
         let pid = await c.backendProcessID
-        let tasks = (0..<50).map { i in
+        // The sleeper goes first; 49 more queue behind it on the same connection.
+        let sleeper = Task { () -> Bool in
+            do {
+                _ = try await c.query("SELECT pg_sleep(10)").collect()
+                return true
+            } catch { return false }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let queued = (1..<50).map { _ in
             Task { () -> Bool in
                 do {
-                    _ = try await c.query("SELECT pg_sleep(\(i == 0 ? 10 : 0))").collect()
+                    _ = try await c.query("SELECT pg_sleep(0)").collect()
                     return true
                 } catch { return false }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        let tasks = [sleeper] + queued
+        try await Task.sleep(for: .milliseconds(200))
         _ = try await pg.psql("SELECT pg_terminate_backend(\(pid))")
         let outcomes = try await within(.seconds(2), "queued requests") {
             var r: [Bool] = []

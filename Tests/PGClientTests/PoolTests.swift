@@ -15,6 +15,17 @@ import Testing
         Int(try await pg.psql("select count(*) from pg_stat_activity where application_name = '\(app)'")) ?? -1
     }
 
+    /// Backends exit a moment after the client's Terminate: waits up to 2 s for the count to reach `expected`.
+    func backendsSettle(_ pg: TemporaryPostgres, app: String, to expected: Int) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(2)
+        var n = try await backends(pg, app: app)
+        while n != expected, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            n = try await backends(pg, app: app)
+        }
+        return n
+    }
+
     @Test func twoHundredTasksShareEightConnections() async throws {
         let pg = try await TestDB.server()
         let app = "tusk_pool_200"
@@ -37,7 +48,7 @@ import Testing
         let stats = await pool.statistics
         #expect(stats.leased == 0 && stats.waiters == 0 && stats.open <= 8)
         await pool.shutdown()
-        #expect(try await backends(pg, app: app) == 0)
+        #expect(try await backendsSettle(pg, app: app, to: 0) == 0)
     }
 
     @Test func acquireTimeoutSaysThePoolIsExhausted() async throws {
@@ -145,7 +156,7 @@ import Testing
         #expect(try await pool.queryOne("SELECT 1", as: Int.self) == 1)
         #expect(try await backends(pg, app: app) <= 8)
         await pool.shutdown()
-        #expect(try await backends(pg, app: app) == 0)
+        #expect(try await backendsSettle(pg, app: app, to: 0) == 0)
     }
 
     @Test func serverRestartMidLoad() async throws {
@@ -194,7 +205,7 @@ import Testing
         #expect(served2 < .seconds(2))
         #expect(try await backends(pg, app: app) <= 8)
         await pool.shutdown()
-        #expect(try await backends(pg, app: app) == 0)
+        #expect(try await backendsSettle(pg, app: app, to: 0) == 0)
         await pg.stop()
     }
 
