@@ -171,12 +171,16 @@ public protocol PGEncodable: Sendable {
     func encode(into buffer: inout PGWriteBuffer) throws
     /// The type, per value (defaults to `pgDataType`; arrays and optionals override).
     var pgDataTypeOfValue: PGDataType { get }
+    /// A server type name to resolve to an OID once per connection when `pgDataType` is `.unspecified`
+    /// (user-defined types); nil (the default) lets the server infer the type.
+    static var pgResolvableTypeName: String? { get }
     /// True when this value is SQL NULL (only `Optional.none`).
     var pgIsNull: Bool { get }
 }
 
 extension PGEncodable {
     @inlinable public var pgDataTypeOfValue: PGDataType { Self.pgDataType }
+    @inlinable public static var pgResolvableTypeName: String? { nil }
     @inlinable public var pgIsNull: Bool { false }
 }
 
@@ -207,6 +211,7 @@ extension Optional: PGEncodable where Wrapped: PGEncodable {
         if let value = self { try value.encode(into: &buffer) }
     }
     public var pgDataTypeOfValue: PGDataType { self?.pgDataTypeOfValue ?? Wrapped.pgDataType }
+    public static var pgResolvableTypeName: String? { Wrapped.pgResolvableTypeName }
     public var pgIsNull: Bool { self == nil }
 }
 

@@ -244,6 +244,32 @@ import Testing
         }
     }
 
+    struct Mood: PGCustomType, Equatable {
+        static var pgTypeName: String { "tusk_mood" }
+        var label: String
+        init(_ label: String) { self.label = label }
+        func encode(into buffer: inout PGWriteBuffer) { buffer.writeString(label) }
+        init(pgBytes bytes: ArraySlice<UInt8>, type: PGDataType, format: PGFormat) throws {
+            guard format == .text, let text = String(validating: bytes, as: UTF8.self) else {
+                throw PGError(code: .decoding, message: "Mood arrives as text")
+            }
+            label = text
+        }
+    }
+
+    @Test func userDefinedTypesResolveTheirNameOncePerConnection() async throws {
+        try await TestDB.withConnection { c in
+            _ = try await c.simpleQuery("DROP TYPE IF EXISTS tusk_mood; CREATE TYPE tusk_mood AS ENUM ('sad', 'ok', 'happy')")
+            // No cast in the SQL: the parameter's OID comes from the resolved name.
+            let back = try await c.queryOne("SELECT \(Mood("happy")), pg_typeof(\(Mood("ok")))::text", as: (Mood, String).self)
+            #expect(back.0 == Mood("happy"))
+            #expect(back.1 == "tusk_mood")
+            let oid = try await c.typeOID(named: "tusk_mood")
+            #expect(try await c.queryOne("SELECT 'tusk_mood'::regtype::oid::int8", as: Int.self) == Int(oid.rawValue))
+            await #expect(throws: PGError.self) { _ = try await c.typeOID(named: "no_such_type_here") }
+        }
+    }
+
     @Test func statementTimeoutOptionIsApplied() async throws {
         let pg = try await TestDB.server()
         let config = try PGConnectionConfiguration(url: pg.url() + (pg.url().contains("?") ? "&" : "?") + "statement_timeout=150")

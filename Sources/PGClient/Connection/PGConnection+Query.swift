@@ -215,13 +215,54 @@ extension PGConnection {
         key.append("\u{0}")
         for b in bindings {
             key.append(String(b.pgDataTypeOfValue.rawValue))
+            if b.pgDataTypeOfValue == .unspecified, let name = type(of: b).pgResolvableTypeName { key.append(name) }
             key.append(",")
         }
         return key
     }
 
+    /// The OIDs sent in Parse: each value's type, or the OID its type name resolved to on this connection.
+    func parameterTypes(_ bindings: [any PGEncodable]) -> [PGDataType] {
+        bindings.map { b in
+            let t = b.pgDataTypeOfValue
+            guard t == .unspecified, let name = type(of: b).pgResolvableTypeName else { return t }
+            return resolvedTypes[name] ?? .unspecified
+        }
+    }
+
+    /// Resolves user-defined type names of these values to OIDs (once per connection and name).
+    func resolveTypeNames(_ bindings: [any PGEncodable]) async throws {
+        for b in bindings where b.pgDataTypeOfValue == .unspecified {
+            guard let name = type(of: b).pgResolvableTypeName, resolvedTypes[name] == nil else { continue }
+            let oid = try await queryOne("SELECT to_regtype(\(name))::oid::int8", as: Int64?.self)
+            guard let oid, let value = UInt32(exactly: oid) else {
+                throw PGError(code: .encoding, message: "the server has no type named \"\(name)\"")
+            }
+            resolvedTypes[name] = PGDataType(value)
+        }
+    }
+
+    /// The OID a user-defined type name resolved to on this connection (after a query that bound such a value),
+    /// or resolves it now.
+    ///
+    /// ```swift
+    /// let mood = try await connection.typeOID(named: "mood")
+    /// ```
+    public func typeOID(named name: String) async throws -> PGDataType {
+        if let known = resolvedTypes[name] { return known }
+        let answer = try await queryOne("SELECT to_regtype(\(name))::oid::int8", as: Int64?.self)
+        guard let oid = answer, let value = UInt32(exactly: oid) else {
+            throw PGError(code: .decoding, message: "the server has no type named \"\(name)\"")
+        }
+        resolvedTypes[name] = PGDataType(value)
+        return PGDataType(value)
+    }
+
     func startQuery(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, prepareOnly: Bool) async throws -> PGRowStream {
         try ensureOpen()
+        if bindings.contains(where: { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil }) {
+            try await resolveTypeNames(bindings)
+        }
         guard bindings.count <= Int(Int16.max) else {
             throw PGError(code: .encoding, message: "too many parameters (\(bindings.count)); the protocol allows at most 32767")
         }
@@ -259,7 +300,7 @@ extension PGConnection {
         statement.lastUsed = useCounter
         statements[key] = statement
         let unit = makeUnitID()
-        PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
+        PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: parameterTypes(bindings), into: &out)
         PGFrontendEncoder.describe(statement: statement.name, into: &out)
         PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .prepare))
@@ -310,7 +351,7 @@ extension PGConnection {
     /// types are not known before Bind.
     func startUnnamed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
         let mark = out.count
-        PGFrontendEncoder.parse(statement: "", sql: sql, parameterTypes: bindings.map(\.pgDataTypeOfValue), into: &out)
+        PGFrontendEncoder.parse(statement: "", sql: sql, parameterTypes: parameterTypes(bindings), into: &out)
         do {
             try PGFrontendEncoder.bind(statement: "", parameters: bindings, resultFormats: [], into: &out)
         } catch {

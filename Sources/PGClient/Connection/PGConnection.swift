@@ -63,6 +63,8 @@ public actor PGConnection: PGEventHandler {
     var pinnedStatements: Set<String> = []
     var useUnnamedStatements: Bool
     var transactionDepth = 0
+    /// User-defined type names resolved to OIDs on this connection.
+    var resolvedTypes: [String: PGDataType] = [:]
 
     /// ParameterStatus values the server reported (server_version, TimeZone, …).
     public private(set) var serverParameters: [String: String] = [:]

@@ -119,4 +119,6 @@ extension PGCustomType {
     public static var pgDataType: PGDataType { .unspecified }
     /// Text unless the conforming type chooses binary.
     public static var pgFormat: PGFormat { .text }
+    /// The name, resolved to an OID once per connection when `pgDataType` is `.unspecified`.
+    public static var pgResolvableTypeName: String? { pgTypeName }
 }
