@@ -38,6 +38,10 @@ do {
     switch command {
     case "demo":
         try await Demo.run(url: try await server().url)
+    case "profile":
+        let workload = arguments.count > 1 ? arguments[1] : "help"
+        let scale = arguments.firstIndex(of: "--scale").flatMap { $0 + 1 < arguments.count ? Double(arguments[$0 + 1]) : nil } ?? 1
+        try await Profile.run(url: try await server().url, workload: workload, scale: scale)
     case "bench":
         let (url, pg) = try await server()
         try await Bench.run(url: url, server: pg, runs: option("--runs", default: 3), queries: option("--queries", default: 20_000))

@@ -175,10 +175,13 @@ extension PGConnection {
 
     // MARK: Internals
 
-    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) async throws -> PGRowStream {
+    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+                         afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
         var retried = false
+        var afterSend = afterSend
         while true {
-            let stream = try await startAndWait(sql, bindings, timeout: timeout)
+            let stream = try await startAndWait(sql, bindings, timeout: timeout, afterSend: afterSend)
+            afterSend = nil
             if let error = stream.earlyFailure {
                 if !retried, stream.isRecoverable {
                     retried = true
@@ -192,8 +195,17 @@ extension PGConnection {
 
     /// Sends the request and waits for its first event on the connection's executor: the reply resumes the
     /// waiter on the I/O thread with no wake-up, and only the return to the caller crosses threads.
-    func startAndWait(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) async throws -> PGRowStream {
-        let stream = try await startQuery(sql, bindings, timeout: timeout, prepareOnly: false)
+    /// `afterSend` runs once the request is queued for the wire (or failed to be), before waiting.
+    func startAndWait(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+                      afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
+        let stream: PGRowStream
+        do {
+            stream = try await startQuery(sql, bindings, timeout: timeout, prepareOnly: false)
+        } catch {
+            afterSend?()
+            throw error
+        }
+        afterSend?()
         await stream.waitForFirstEvent()
         return stream
     }

@@ -682,6 +682,18 @@ public actor PGConnection: PGEventHandler {
         closeWithError(.closed("the connection was closed by the client"))
     }
 
+    /// Closes once the requests already queued have finished (waiting at most `timeout`), then sends Terminate.
+    func closeAfterPendingRequests(timeout: Duration = .seconds(30)) async {
+        let deadline = ContinuousClock.now + timeout
+        while !contexts.isEmpty, ContinuousClock.now < deadline, case .ready = phase {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        await close()
+    }
+
+    /// Requests sent and not yet answered.
+    var pendingRequestCount: Int { contexts.count }
+
     /// Returns once the connection has closed, for whatever reason (at once if it is closed already).
     ///
     /// ```swift

@@ -9,6 +9,11 @@ extension PGPool {
     /// for try await (id, name) in try await pool.query("SELECT id, name FROM users").decode((Int, String).self) { … }
     /// ```
     public nonisolated func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
+        if let (id, connection) = shared.pick() {
+            // Pipelined onto an open connection that nobody holds exclusively.
+            let shared = self.shared
+            return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout) { shared.sent(id) })
+        }
         let (connection, request) = try await lease()
         let stream: PGRowStream
         do {
@@ -28,17 +33,29 @@ extension PGPool {
     /// ```
     @discardableResult
     public nonisolated func execute(_ query: PGQuery, timeout: Duration? = nil) async throws -> Int? {
-        try await withConnection { try await $0.execute(query, timeout: timeout) }
+        try await self.query(query, timeout: timeout).drainCount()
     }
 
     /// `PGConnection.queryOne` on a pooled connection.
     public nonisolated func queryOne(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow {
-        try await withConnection { try await $0.queryOne(query, timeout: timeout) }
+        guard let row = try await queryOptional(query, timeout: timeout) else {
+            throw PGError(code: .decoding, message: "the query returned no rows; expected exactly one", query: query.sql)
+        }
+        return row
     }
 
     /// `PGConnection.queryOptional` on a pooled connection.
     public nonisolated func queryOptional(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow? {
-        try await withConnection { try await $0.queryOptional(query, timeout: timeout) }
+        var first: PGRow?
+        var count = 0
+        for try await row in try await self.query(query, timeout: timeout) {
+            if count == 0 { first = row }
+            count += 1
+        }
+        if count > 1 {
+            throw PGError(code: .decoding, message: "the query returned \(count) rows; expected at most one", query: query.sql)
+        }
+        return first
     }
 
     /// `queryOne` decoded into a tuple (or one value).

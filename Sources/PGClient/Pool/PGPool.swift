@@ -95,6 +95,7 @@ public actor PGPool: Service {
     var lastConnectError: (any Error)?
     var listener: PGListener?
     let metrics: PoolMetrics
+    nonisolated let shared = PGSharedConnections()
 
     /// Creates a pool; no connection is opened until `start()`, `run()` or the first lease.
     public init(configuration: PGConnectionConfiguration, options: Options = Options(),
@@ -189,6 +190,8 @@ public actor PGPool: Service {
     func release(_ connection: PGConnection, request: PGPoolRequestID) async {
         guard let id = leaseConnection.removeValue(forKey: request) else { return }
         if connection.isClosed {
+            connections[id] = nil
+            _ = shared.remove(id)
             perform(machine.connectionClosed(id))
             return
         }
@@ -197,11 +200,13 @@ public actor PGPool: Service {
             let rolledBack = await Task { try? await connection.simpleQuery("ROLLBACK") }.value
             if rolledBack == nil || connection.isClosed {
                 connections[id] = nil
+                _ = shared.remove(id)
                 await connection.close()
                 perform(machine.connectionClosed(id))
                 return
             }
         }
+        _ = shared.setExclusive(id, false)
         perform(machine.connectionReleased(id, request: request))
     }
 
@@ -228,7 +233,14 @@ public actor PGPool: Service {
                 }
                 leaseConnection[request] = id
                 if let started = waitStarted.removeValue(forKey: request) { metrics.acquired(after: .now - started) }
-                continuation.resume(returning: connection)
+                if shared.setExclusive(id, true) {
+                    Task { [shared] in
+                        await shared.waitForSends(id)
+                        continuation.resume(returning: connection)
+                    }
+                } else {
+                    continuation.resume(returning: connection)
+                }
             case .failRequest(let request, let error):
                 waitStarted[request] = nil
                 waiters.removeValue(forKey: request)?.resume(throwing: mapError(error))
@@ -241,7 +253,20 @@ public actor PGPool: Service {
                     let ok = (try? await connection.simpleQuery("SELECT 1")) != nil
                     self.pingFinished(id, ok: ok)
                 }
-            case .closeConnection(let id), .forceCloseConnection(let id):
+            case .closeConnection(let id):
+                _ = shared.remove(id)
+                guard let connection = connections.removeValue(forKey: id) else {
+                    Task { self.connectionGone(id) }
+                    continue
+                }
+                Task { [shared] in
+                    // Shared statements may still be in flight on an "idle" connection: let them finish.
+                    await shared.waitForSends(id)
+                    await connection.closeAfterPendingRequests()
+                    self.connectionGone(id)
+                }
+            case .forceCloseConnection(let id):
+                _ = shared.remove(id)
                 guard let connection = connections.removeValue(forKey: id) else {
                     Task { self.connectionGone(id) }
                     continue
@@ -314,6 +339,7 @@ public actor PGPool: Service {
                 }
             }
             connections[id] = connection
+            shared.add(id, connection)
             metrics.connected()
             perform(machine.connectionCreated(id))
             Task { [weak connection] in
@@ -334,12 +360,14 @@ public actor PGPool: Service {
         guard let current = connections[id], current === connection else { return }
         if leaseConnection.values.contains(id) { return }
         connections[id] = nil
+        _ = shared.remove(id)
         logger.debug("a pooled connection closed", metadata: ["pg.pool.connection": "\(id.rawValue)"])
         perform(machine.connectionClosed(id))
     }
 
     func connectionGone(_ id: PGPoolConnectionID) {
         connections[id] = nil
+        _ = shared.remove(id)
         perform(machine.connectionClosed(id))
     }
 

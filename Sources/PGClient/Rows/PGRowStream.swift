@@ -261,6 +261,12 @@ public struct PGRowSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// Reads to the end and returns the affected-row count of the command tag.
+    func drainCount() async throws -> Int? {
+        for try await _ in self {}
+        return commandTag.flatMap(PGQueryResult.affectedRows(from:))
+    }
+
     /// Collects every row into an array (for results known to be small).
     public func collect() async throws -> [PGRow] {
         var rows: [PGRow] = []

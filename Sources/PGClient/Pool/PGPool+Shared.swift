@@ -1,0 +1,80 @@
+import PGPoolCore
+import PGTransport
+import PGWire
+
+/// The pool's open connections that are not exclusively leased: single statements (`pool.query`,
+/// `execute`, `queryOne`) are pipelined onto them round-robin without an exclusive lease, read by any
+/// thread under a lock. An exclusive lease first marks its connection, then waits for statements that
+/// picked it a moment earlier to be queued, so none of them can land inside the holder's transaction.
+final class PGSharedConnections: Sendable {
+    struct Entry {
+        let id: PGPoolConnectionID
+        let connection: PGConnection
+        var exclusive = false
+        /// Statements that picked this connection and are not yet queued on it.
+        var pendingSends = 0
+    }
+
+    struct State {
+        var entries: [Entry] = []
+        var next = 0
+    }
+
+    let state = PGLock(State())
+
+    /// A connection for one shared statement, its pending-send count raised; nil when none is available.
+    func pick() -> (PGPoolConnectionID, PGConnection)? {
+        state.withLock { s in
+            let n = s.entries.count
+            guard n > 0 else { return nil }
+            for k in 0..<n {
+                let i = (s.next &+ k) % n
+                if !s.entries[i].exclusive && !s.entries[i].connection.isClosed {
+                    s.next = i &+ 1
+                    s.entries[i].pendingSends += 1
+                    return (s.entries[i].id, s.entries[i].connection)
+                }
+            }
+            return nil
+        }
+    }
+
+    func sent(_ id: PGPoolConnectionID) {
+        state.withLock { s in
+            if let i = s.entries.firstIndex(where: { $0.id == id }) { s.entries[i].pendingSends -= 1 }
+        }
+    }
+
+    func add(_ id: PGPoolConnectionID, _ connection: PGConnection) {
+        state.withLock { s in
+            if !s.entries.contains(where: { $0.id == id }) { s.entries.append(Entry(id: id, connection: connection)) }
+        }
+    }
+
+    /// Marks a connection exclusive (or removes it) and says whether statements are still being queued on it.
+    func setExclusive(_ id: PGPoolConnectionID, _ exclusive: Bool) -> Bool {
+        state.withLock { s in
+            guard let i = s.entries.firstIndex(where: { $0.id == id }) else { return false }
+            s.entries[i].exclusive = exclusive
+            return s.entries[i].pendingSends > 0
+        }
+    }
+
+    func remove(_ id: PGPoolConnectionID) -> Bool {
+        state.withLock { s in
+            guard let i = s.entries.firstIndex(where: { $0.id == id }) else { return false }
+            let pending = s.entries[i].pendingSends > 0
+            s.entries.remove(at: i)
+            return pending
+        }
+    }
+
+    func pendingSends(_ id: PGPoolConnectionID) -> Int {
+        state.withLock { s in s.entries.first(where: { $0.id == id })?.pendingSends ?? 0 }
+    }
+
+    /// Waits (briefly: a send is queued within one hop) until no statement is on its way to `id`.
+    func waitForSends(_ id: PGPoolConnectionID) async {
+        while pendingSends(id) > 0 { try? await Task.sleep(for: .microseconds(50)) }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import PGClient
+import PGPoolCore
+
+/// Single-client workloads for profiling Tusk alone (`tusk profile <workload>`); the side-by-side
+/// comparison lives in the Benchmarks package.
+enum Profile {
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func measure(_ name: String, operations: Int, unit: String, _ body: () async throws -> Void) async rethrows {
+        let cpu0 = cpuSeconds()
+        let t0 = ContinuousClock.now
+        try await body()
+        let elapsed = ContinuousClock.now - t0
+        let cpu = cpuSeconds() - cpu0
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(String(format: "%@: %.0f %@/s, %.2f µs client CPU per %@ (%.2f s)", name, Double(operations) / seconds, unit,
+                     cpu / Double(operations) * 1e6, unit, seconds))
+    }
+
+    static func run(url: String, workload: String, scale: Double) async throws {
+        let config = try PGConnectionConfiguration(url: url)
+        let c = try await PGConnection.connect(config)
+        switch workload {
+        case "decode":
+            let n = Int(1_000_000 * scale)
+            try await measure("W3 decode", operations: n, unit: "row") {
+                var count = 0
+                var sum = 0
+                for try await (i, text, x, at) in try await c.query("SELECT i, i::text, i * 1.5::float8, now() FROM generate_series(1, \(n)) i").decode((Int, String, Double, Date).self) {
+                    count += 1
+                    sum &+= i &+ text.utf8.count &+ Int(x) &+ Int(at.timeIntervalSince1970)
+                }
+                guard count == n else { throw PGError(code: .misuse, message: "wrong row count \(count)") }
+            }
+        case "copy":
+            let n = Int(1_000_000 * scale)
+            _ = try await c.simpleQuery("DROP TABLE IF EXISTS tusk_profile_copy; CREATE UNLOGGED TABLE tusk_profile_copy (id int8, name text, value float8)")
+            try await measure("W4 COPY FROM (binary)", operations: n, unit: "row") {
+                try await c.copyInRows(table: "tusk_profile_copy", columns: ["id", "name", "value"]) { rows in
+                    for i in 0..<n { try await rows.writeRow(Int64(i), "row-\(i)", Double(i) * 1.5) }
+                }
+            }
+            let count = try await c.queryOne("SELECT count(*)::int8 FROM tusk_profile_copy", as: Int.self)
+            guard count == n else { throw PGError(code: .misuse, message: "wrong row count \(count)") }
+            _ = try await c.simpleQuery("DROP TABLE tusk_profile_copy")
+        case "pipeline":
+            let n = Int(200_000 * scale)
+            try await measure("W6 pipelined (64 in flight, 1 connection)", operations: n, unit: "query") {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for t in 0..<64 {
+                        group.addTask {
+                            for i in stride(from: t, to: n, by: 64) {
+                                _ = try await c.queryOne("SELECT \(Int32(i & 0xFFFF)) + 1", as: Int32.self)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        case "pool":
+            let n = Int(200_000 * scale)
+            let pool = PGPool(configuration: config, options: .init(pool: .init(minimumConnections: 8, maximumConnections: 8)))
+            await pool.start()
+            try await measure("W2 pool (64 tasks, 8 connections)", operations: n, unit: "query") {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for t in 0..<64 {
+                        group.addTask {
+                            for i in stride(from: t, to: n, by: 64) {
+                                _ = try await pool.queryOne("SELECT \(Int32(i & 0xFFFF)) + 1", as: Int32.self)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            await pool.shutdown()
+        case "notify":
+            let n = Int(2_000 * scale)
+            let listener = try await PGConnection.connect(config)
+            let events = try await listener.listen("tusk_profile")
+            var latencies: [Double] = []
+            var iterator = events.makeAsyncIterator()
+            try await measure("W5 NOTIFY round trip", operations: n, unit: "notification") {
+                for i in 0..<n {
+                    let t0 = ContinuousClock.now
+                    try await c.notify(channel: "tusk_profile", payload: String(i))
+                    guard let got = try await iterator.next(), got.payload == String(i) else {
+                        throw PGError(code: .misuse, message: "lost notification \(i)")
+                    }
+                    let d = ContinuousClock.now - t0
+                    latencies.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
+                }
+            }
+            latencies.sort()
+            print(String(format: "  p50 %.0f µs, p99 %.0f µs", latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
+            await listener.close()
+        default:
+            print("workloads: decode, copy, pipeline, pool, notify")
+        }
+        await c.close()
+    }
+}
