@@ -42,6 +42,7 @@ extension PGRow {
 }
 
 /// Key → column index, resolved once per result.
+@usableFromInline
 final class PGColumnKeyCache: Sendable {
     let columns: PGRowDescription
     private let cache = PGLock<[String: Int?]>([:])
@@ -209,6 +210,12 @@ struct FieldDecoder: Decoder, SingleValueDecodingContainer {
 public struct PGTypedRowSequence<Element>: AsyncSequence, Sendable {
     let base: PGRowSequence
     let transform: @Sendable (PGRow, PGColumnKeyCache?) throws -> Element
+
+    @usableFromInline
+    init(base: PGRowSequence, transform: @escaping @Sendable (PGRow, PGColumnKeyCache?) throws -> Element) {
+        self.base = base
+        self.transform = transform
+    }
 
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(base: base.makeAsyncIterator(), transform: transform)
