@@ -80,6 +80,25 @@ enum Profile {
                 }
             }
             await pool.shutdown()
+        case "direct":
+            let n = Int(200_000 * scale)
+            var conns: [PGConnection] = []
+            for _ in 0..<8 { conns.append(try await PGConnection.connect(config)) }
+            let all = conns
+            try await measure("W2 direct (64 tasks, 8 connections, no pool)", operations: n, unit: "query") {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for t in 0..<64 {
+                        group.addTask {
+                            let conn = all[t % 8]
+                            for i in stride(from: t, to: n, by: 64) {
+                                _ = try await conn.queryOne("SELECT \(Int32(i & 0xFFFF)) + 1", as: Int32.self)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            for conn in all { await conn.close() }
         case "notify":
             let n = Int(2_000 * scale)
             let listener = try await PGConnection.connect(config)

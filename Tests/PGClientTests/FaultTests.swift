@@ -79,6 +79,22 @@ import Testing
         await c.close()
     }
 
+    @Test func cancellingOnePipelinedWaiterLeavesTheOthersAlone() async throws {
+        let c = try await TestDB.connect()
+        let first = Task { try await c.queryOne("SELECT pg_sleep(0.4), 1", as: (String, Int).self).1 }
+        try await Task.sleep(for: .milliseconds(50))
+        let second = Task { try await c.queryOne("SELECT pg_sleep(0.4), 2", as: (String, Int).self).1 }
+        try await Task.sleep(for: .milliseconds(50))
+        let third = Task { try await c.queryOne("SELECT 3", as: Int.self) }
+        try await Task.sleep(for: .milliseconds(50))
+        second.cancel()  // still queued behind the first: cancelled when its turn comes
+        #expect(try await first.value == 1)
+        await #expect(throws: PGError.self) { _ = try await second.value }
+        #expect(try await third.value == 3)
+        #expect(try await c.queryOne("SELECT 4", as: Int.self) == 4)
+        await c.close()
+    }
+
     @Test func serverClosingMidMessageIsATypedError() async throws {
         let backend = try ScriptedBackend { conn in
             _ = try conn.readStartup()
