@@ -38,6 +38,24 @@ enum Profile {
                 }
                 guard count == n else { throw PGError(code: .misuse, message: "wrong row count \(count)") }
             }
+        case "stream":
+            // 10 million rows: memory must stay flat (rows are never all held).
+            let n = Int(10_000_000 * scale)
+            func rss() -> Int {
+                let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+                return (Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0) * 4096
+            }
+            let before = rss()
+            var peak = before
+            try await measure("stream \(n) rows", operations: n, unit: "row") {
+                var count = 0
+                for try await (i, _) in try await c.query("SELECT i, i::text FROM generate_series(1, \(n)) i").decode((Int, String).self) {
+                    count += 1
+                    if i % 100_000 == 0 { peak = max(peak, rss()) }
+                }
+                guard count == n else { throw PGError(code: .misuse, message: "wrong row count \(count)") }
+            }
+            print("  resident memory: \(before >> 20) MiB before, peak \(peak >> 20) MiB while streaming")
         case "copy":
             let n = Int(1_000_000 * scale)
             _ = try await c.simpleQuery("DROP TABLE IF EXISTS tusk_profile_copy; CREATE UNLOGGED TABLE tusk_profile_copy (id int8, name text, value float8)")

@@ -165,6 +165,29 @@ import Testing
         }
     }
 
+    /// Resident memory in bytes, from /proc/self/statm.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    @Test func streamingAResultLargerThanMemoryBoundsKeepsMemoryFlat() async throws {
+        // 300,000 rows of ~310 bytes: about 100 MB if held; streaming must stay far below.
+        try await TestDB.withConnection { c in
+            let before = Self.residentBytes()
+            var peak = before
+            var count = 0
+            for try await (i, pad) in try await c.query("SELECT i, repeat('x', 300) FROM generate_series(1, 300000) i").decode((Int, String).self) {
+                count += 1
+                if pad.utf8.count != 300 || i != count { Issue.record("row \(count) is wrong"); break }
+                if count % 20_000 == 0 { peak = max(peak, Self.residentBytes()) }
+            }
+            #expect(count == 300_000)
+            #expect(peak - before < 48 << 20, "resident memory grew by \((peak - before) >> 20) MiB while streaming")
+        }
+    }
+
     @Test func breakingOutOfAResultLeavesTheConnectionUsable() async throws {
         try await TestDB.withConnection { c in
             do {
