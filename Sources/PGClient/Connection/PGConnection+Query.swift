@@ -74,16 +74,7 @@ extension PGConnection {
     /// if let row = try await connection.queryOptional("SELECT id FROM users WHERE email = \(email)") { … }
     /// ```
     public nonisolated func queryOptional(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow? {
-        var first: PGRow?
-        var count = 0
-        for try await row in try await self.query(query, timeout: timeout) {
-            if count == 0 { first = row }
-            count += 1
-        }
-        if count > 1 {
-            throw PGError(code: .decoding, message: "the query returned \(count) rows; expected at most one", query: query.sql)
-        }
-        return first
+        try await self.query(query, timeout: timeout).atMostOneRow(sql: query.sql)
     }
 
     /// `queryOne`, decoded into a tuple (or a single value).

@@ -46,16 +46,7 @@ extension PGPool {
 
     /// `PGConnection.queryOptional` on a pooled connection.
     public nonisolated func queryOptional(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow? {
-        var first: PGRow?
-        var count = 0
-        for try await row in try await self.query(query, timeout: timeout) {
-            if count == 0 { first = row }
-            count += 1
-        }
-        if count > 1 {
-            throw PGError(code: .decoding, message: "the query returned \(count) rows; expected at most one", query: query.sql)
-        }
-        return first
+        try await self.query(query, timeout: timeout).atMostOneRow(sql: query.sql)
     }
 
     /// `queryOne` decoded into a tuple (or one value).

@@ -261,6 +261,20 @@ public struct PGRowSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// Reads to the end and returns the first row; more than one row is a `.decoding` error naming the count.
+    func atMostOneRow(sql: String) async throws -> PGRow? {
+        var first: PGRow?
+        var count = 0
+        for try await row in self {
+            if count == 0 { first = row }
+            count += 1
+        }
+        if count > 1 {
+            throw PGError(code: .decoding, message: "the query returned \(count) rows; expected at most one", query: sql)
+        }
+        return first
+    }
+
     /// Reads to the end and returns the affected-row count of the command tag.
     func drainCount() async throws -> Int? {
         for try await _ in self {}
