@@ -149,7 +149,7 @@ public struct PGSCRAMClient: Sendable {
 
         let saltedPassword: [UInt8]
         do {
-            saltedPassword = try PGDigest.pbkdf2SHA256(password: password, salt: salt, iterations: iterations)
+            saltedPassword = try PGSaltedPasswordCache.shared.saltedPassword(password: password, salt: salt, iterations: iterations)
         } catch {
             throw PGError(code: .authenticationFailed, message: "SCRAM key derivation failed: \(error)")
         }
