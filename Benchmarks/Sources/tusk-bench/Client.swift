@@ -26,9 +26,9 @@ enum CopyTable {
     static func textLine(_ i: Int) -> String { "\(i)\trow-\(i)\t\(Double(i) * 0.5)\n" }
 
     static func check(n: Int, count: Int, sumA: Int, sumLen: Int) throws {
-        try check(count == n, "W4 count \(count) != \(n)")
-        try check(sumA == n * (n + 1) / 2, "W4 sum(a) \(sumA)")
-        try check(sumLen == 4 * n + Workload.expectedTextLength(n), "W4 sum(length(b)) \(sumLen)")
+        try verify(count == n, "W4 count \(count) != \(n)")
+        try verify(sumA == n * (n + 1) / 2, "W4 sum(a) \(sumA)")
+        try verify(sumLen == 4 * n + Workload.expectedTextLength(n), "W4 sum(length(b)) \(sumLen)")
     }
 }
 
@@ -41,8 +41,8 @@ struct Subprocess {
     static func run(_ path: String, _ arguments: [String], workDirectory: String, environment: [String: String]? = nil) throws -> Subprocess {
         let outURL = URL(fileURLWithPath: workDirectory).appendingPathComponent("sub-\(getpid()).out")
         let errURL = URL(fileURLWithPath: workDirectory).appendingPathComponent("sub-\(getpid()).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)

@@ -56,7 +56,7 @@ struct TuskClient: BenchClient {
                 return s
             }
         }
-        try check(sum == Workload.expectedAddOneSum(n), "W1 sum \(sum)")
+        try verify(sum == Workload.expectedAddOneSum(n), "W1 sum \(sum)")
         await c.close()
         return sample
     }
@@ -88,7 +88,7 @@ struct TuskClient: BenchClient {
                 return total
             }
         }
-        try check(sum == Workload.expectedAddOneSum(n), "sum \(sum)")
+        try verify(sum == Workload.expectedAddOneSum(n), "sum \(sum)")
         return sample
     }
 
@@ -153,19 +153,19 @@ struct TuskClient: BenchClient {
     }
 }
 
-func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+func verify(_ condition: Bool, _ what: @autoclosure () -> String) throws {
     if !condition { throw BenchError("wrong result: \(what())") }
 }
 
 /// The W3 checks every client makes: row count, sum of i, total text length, sum of the floats,
 /// and a plausible timestamp.
 func checkDecode(n: Int, count: Int, sumI: Int, sumLen: Int, sumD: Double, date: Date) throws {
-    try check(count == n, "W3 row count \(count) != \(n)")
-    try check(sumI == n * (n + 1) / 2, "W3 sum(i) \(sumI)")
-    try check(sumLen == Workload.expectedTextLength(n), "W3 text length \(sumLen)")
+    try verify(count == n, "W3 row count \(count) != \(n)")
+    try verify(sumI == n * (n + 1) / 2, "W3 sum(i) \(sumI)")
+    try verify(sumLen == Workload.expectedTextLength(n), "W3 text length \(sumLen)")
     let expectedD = 1.5 * Double(n) * Double(n + 1) / 2
-    try check(abs(sumD - expectedD) <= expectedD * 1e-9, "W3 sum(float) \(sumD) != \(expectedD)")
-    try check(abs(date.timeIntervalSinceNow) < 3600, "W3 now() \(date)")
+    try verify(abs(sumD - expectedD) <= expectedD * 1e-9, "W3 sum(float) \(sumD) != \(expectedD)")
+    try verify(abs(date.timeIntervalSinceNow) < 3600, "W3 now() \(date)")
 }
 
 extension Workload {
