@@ -13,10 +13,12 @@ struct BenchServer: Sendable {
     let temporary: TemporaryPostgres?
 
     init(external url: String) {
-        self.url = url
-        self.scramURL = url
-        // TLS only when the user's URL asks for it.
-        self.tlsURL = url.contains("sslmode=require") ? url : nil
+        // Every client gets the same transport: plain TCP unless the URL says otherwise (libpq and
+        // asyncpg would otherwise try TLS first, sslmode=prefer, while Tusk has no TLS yet).
+        let plain = url.contains("sslmode=") ? url : Self.adding("sslmode=disable", to: url)
+        self.url = plain
+        self.scramURL = plain
+        self.tlsURL = url.contains("sslmode=") ? nil : Self.adding("sslmode=require", to: url)
         self.binDirectory = nil
         self.mode = "external, DATABASE_URL; W7 uses its user and auth method"
         self.temporary = nil
@@ -24,11 +26,18 @@ struct BenchServer: Sendable {
 
     private init(temporary pg: TemporaryPostgres, tls: Bool) {
         self.temporary = pg
-        self.url = pg.url()
-        self.scramURL = pg.url(user: TemporaryPostgres.Role.scram.name, password: TemporaryPostgres.Role.scram.password)
-        self.tlsURL = tls ? scramURL + (scramURL.contains("?") ? "&" : "?") + "sslmode=require" : nil
+        // sslmode=disable: libpq and asyncpg default to sslmode=prefer and would use TLS on this
+        // server; every client runs W1–W7 over the same plain TCP.
+        self.url = Self.adding("sslmode=disable", to: pg.url())
+        let scram = pg.url(user: TemporaryPostgres.Role.scram.name, password: TemporaryPostgres.Role.scram.password)
+        self.scramURL = Self.adding("sslmode=disable", to: scram)
+        self.tlsURL = tls ? Self.adding("sslmode=require", to: scram) : nil
         self.binDirectory = pg.binDirectory
         self.mode = "throwaway cluster started by TemporaryPostgres, default settings" + (tls ? " + ssl=on" : "")
+    }
+
+    static func adding(_ parameter: String, to url: String) -> String {
+        url + (url.contains("?") ? "&" : "?") + parameter
     }
 
     static func embedded(work: String) async throws -> BenchServer {

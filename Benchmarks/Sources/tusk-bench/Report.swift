@@ -80,8 +80,8 @@ struct Results {
     static func format(_ x: Double) -> String {
         guard x.isFinite else { return "n/a" }
         if x >= 1000 { return String(format: "%.0f", x) }
-        if x >= 100 { return String(format: "%.0f", x) }
-        if x >= 10 { return String(format: "%.1f", x) }
+        if x >= 99.95 { return String(format: "%.0f", x) }
+        if x >= 9.995 { return String(format: "%.1f", x) }
         return String(format: "%.2f", x)
     }
 }

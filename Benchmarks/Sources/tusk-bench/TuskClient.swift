@@ -138,13 +138,20 @@ struct TuskClient: BenchClient {
     private func w7(_ ctx: BenchContext) async throws -> Sample {
         let n = Workload.w7.count(scale: ctx.scale)
         let config = try PGConnectionConfiguration(url: ctx.scramURL)
-        for _ in 0..<5 { await (try await PGConnection.connect(config)).close() }
-        var method = ""
+        let first = try await PGConnection.connect(config)
+        let method = await first.authenticationMethod ?? ""
+        // All connections on the first one's event loop; `onLoop` also runs the caller there.
+        let loop = first.eventLoop
+        await first.close()
+        let connectLoop: @Sendable () async throws -> Void = {
+            for _ in 0..<n { await (try await PGConnection.connect(config, eventLoop: loop)).close() }
+        }
+        for _ in 0..<5 { await (try await PGConnection.connect(config, eventLoop: loop)).close() }
         let sample = try await measureInProcess(server: ctx.server, operations: n) {
-            for i in 0..<n {
-                let c = try await PGConnection.connect(config)
-                if i == 0 { method = await c.authenticationMethod ?? "" }
-                await c.close()
+            if onLoop {
+                try await withTaskExecutorPreference(loop) { try await connectLoop() }
+            } else {
+                try await connectLoop()
             }
         }
         var s = sample
