@@ -45,27 +45,27 @@ struct AsyncpgClient: BenchClient {
         let work = NSTemporaryDirectory()
         if !fm.isExecutableFile(atPath: python) {
             guard let python3 = findExecutable("python3") else {
-                print("asyncpg: skipped (python3 not found; install it with: apt-get install python3 python3-venv)")
+                say("asyncpg: skipped (python3 not found; install it with: apt-get install python3 python3-venv)")
                 return nil
             }
-            print("asyncpg: creating a virtual environment in \(venv)")
+            say("asyncpg: creating a virtual environment in \(venv)")
             let made = try? Subprocess.run(python3, ["-m", "venv", venv], workDirectory: work)
             guard made?.status == 0, fm.isExecutableFile(atPath: python) else {
                 try? fm.removeItem(atPath: venv)
-                print("asyncpg: skipped (python3 -m venv failed; install it with: apt-get install python3-venv)")
-                if let e = made?.stderr, !e.isEmpty { print("  " + e.split(separator: "\n").suffix(3).joined(separator: "\n  ")) }
+                say("asyncpg: skipped (python3 -m venv failed; install it with: apt-get install python3-venv)")
+                if let e = made?.stderr, !e.isEmpty { say("  " + e.split(separator: "\n").suffix(3).joined(separator: "\n  ")) }
                 return nil
             }
         }
         let probe = try? Subprocess.run(python, ["-c", "import asyncpg, uvloop"], workDirectory: work)
         if probe?.status != 0 {
-            print("asyncpg: pip install asyncpg uvloop into \(venv)")
+            say("asyncpg: pip install asyncpg uvloop into \(venv)")
             let pip = try? Subprocess.run(python, ["-m", "pip", "install", "--quiet", "asyncpg", "uvloop"], workDirectory: work)
             if pip?.status != 0 {
                 // uvloop is optional: try asyncpg alone.
                 let again = try? Subprocess.run(python, ["-m", "pip", "install", "--quiet", "asyncpg"], workDirectory: work)
                 guard again?.status == 0 else {
-                    print("asyncpg: skipped (pip install asyncpg failed): \(again?.stderr.suffix(300) ?? "")")
+                    say("asyncpg: skipped (pip install asyncpg failed): \(again?.stderr.suffix(300) ?? "")")
                     return nil
                 }
             }

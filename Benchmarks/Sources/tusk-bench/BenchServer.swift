@@ -48,10 +48,10 @@ struct BenchServer: Sendable {
             do {
                 return BenchServer(temporary: try await TemporaryPostgres.start(options: options), tls: true)
             } catch {
-                print("server: could not start with TLS (\(error)); starting without it (W7-TLS will show —)")
+                say("server: could not start with TLS (\(error)); starting without it (W7-TLS will show —)")
             }
         } else {
-            print("server: openssl could not make a certificate; no TLS (W7-TLS will show —)")
+            say("server: openssl could not make a certificate; no TLS (W7-TLS will show —)")
         }
         return BenchServer(temporary: try await TemporaryPostgres.shared(), tls: false)
     }

@@ -104,15 +104,52 @@ struct ServerCPU: Sendable {
     }
 
     /// CPU seconds of the whole tree now, or nil when the postmaster is gone.
+    ///
+    /// A backend reaped while /proc is being listed would be in neither the postmaster's cutime
+    /// (read before) nor the listing, so the reading is repeated until the postmaster's counters did
+    /// not move during the listing.
     func read() -> Double? {
-        guard let root = Self.stat(postmasterPID) else { return nil }
-        var ticks = root.utime + root.stime + root.cutime + root.cstime
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = Int32(entry), pid != postmasterPID, let s = Self.stat(pid), s.ppid == postmasterPID else { continue }
-            ticks += s.utime + s.stime
+        for _ in 0..<20 {
+            guard let before = Self.stat(postmasterPID) else { return nil }
+            var ticks = before.utime + before.stime + before.cutime + before.cstime
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            for entry in entries {
+                guard let pid = Int32(entry), pid != postmasterPID, let s = Self.stat(pid), s.ppid == postmasterPID else { continue }
+                ticks += s.utime + s.stime
+            }
+            guard let after = Self.stat(postmasterPID) else { return nil }
+            if after.cutime == before.cutime && after.cstime == before.cstime {
+                return ticks / ticksPerSecond
+            }
         }
-        return ticks / ticksPerSecond
+        return nil
+    }
+
+    /// Waits (at most `timeout`) until no client backend is alive any more (a subprocess
+    /// client's backend ends after the client exits; its CPU is counted once it is reaped).
+    func settle(timeout: Duration = .seconds(2)) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            let backends = entries.filter { entry in
+                guard let pid = Int32(entry), let s = Self.stat(pid), s.ppid == postmasterPID else { return false }
+                return s.comm.contains("postgres") && !Self.isAuxiliary(pid)
+            }
+            if backends.isEmpty { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Background processes (checkpointer, walwriter, autovacuum launcher, …), told apart from
+    /// client backends by their command line ("postgres: checkpointer", "postgres: user db …").
+    static func isAuxiliary(_ pid: Int32) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return true }
+        let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        for name in ["checkpointer", "background writer", "walwriter", "autovacuum launcher",
+                     "logical replication launcher", "stats collector", "archiver", "logger"] where cmd.contains(name) {
+            return true
+        }
+        return false
     }
 }
 
@@ -135,4 +172,10 @@ enum Stats {
         let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
         return sorted[min(max(rank, 0), sorted.count - 1)]
     }
+}
+
+/// Prints a progress line and flushes it, so that it shows at once when output goes to a file.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

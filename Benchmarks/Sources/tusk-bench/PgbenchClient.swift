@@ -64,6 +64,7 @@ struct PgbenchClient: BenchClient {
         let result = try Subprocess.run(pgbench, arguments, workDirectory: ctx.workDirectory)
         let elapsed = ContinuousClock.now - t0
         let cpu = CPU.childrenSeconds - cpu0
+        await ctx.server?.settle()  // pgbench's backends exit after it; count their CPU
         let serverCPU = server0.flatMap { s0 in ctx.server?.read().map { $0 - s0 } }
         guard result.status == 0 else {
             throw BenchError("pgbench failed (\(result.status)): \(result.stderr.suffix(500))")

@@ -60,7 +60,7 @@ struct TuskBench: AsyncParsableCommand {
         }
         let selectedClients = Self.allClients.filter { keys.contains($0.key) }
         #if DEBUG
-        print("warning: this is a debug build; measure with `swift run -c release ...`")
+        say("warning: this is a debug build; measure with `swift run -c release ...`")
         #endif
 
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tusk-bench-\(getpid())")
@@ -72,9 +72,9 @@ struct TuskBench: AsyncParsableCommand {
         let server: BenchServer
         if let url = environment["DATABASE_URL"], !url.isEmpty {
             server = BenchServer(external: url)
-            print("server: DATABASE_URL (external)")
+            say("server: DATABASE_URL (external)")
         } else {
-            print("server: starting a throwaway cluster (TemporaryPostgres)…")
+            say("server: starting a throwaway cluster (TemporaryPostgres)…")
             server = try await BenchServer.embedded(work: work.path)
         }
         do {
@@ -97,7 +97,7 @@ struct TuskBench: AsyncParsableCommand {
             if let p = pgbenchPath, let v = try? Subprocess.run(p, ["--version"], workDirectory: work.path), v.status == 0 {
                 clientVersions.append(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + " (libpq)")
             } else {
-                print("pgbench: not found (install postgresql-client or put pgbench on PATH); its rows will show —")
+                say("pgbench: not found (install postgresql-client or put pgbench on PATH); its rows will show —")
             }
         }
         var python: String?
@@ -114,13 +114,13 @@ struct TuskBench: AsyncParsableCommand {
             scale: scale, pgbenchPath: pgbenchPath, pythonPath: python,
             asyncpgScript: Self.packageDirectory.appendingPathComponent("Scripts/asyncpg_bench.py").path,
             workDirectory: work.path, verbose: false)
-        if ctx.server == nil { print("server CPU: not readable from /proc (remote server?); shown as n/a") }
+        if ctx.server == nil { say("server CPU: not readable from /proc (remote server?); shown as n/a") }
         let serverVersion = await server.version()
-        print("PostgreSQL \(serverVersion); scale \(scale); \(runs) runs; clients: \(selectedClients.map(\.key).joined(separator: ","))")
+        say("PostgreSQL \(serverVersion); scale \(scale); \(runs) runs; clients: \(selectedClients.map(\.key).joined(separator: ","))")
 
         var results = Results(workloads: selectedWorkloads, clients: selectedClients)
         for w in selectedWorkloads {
-            print("\n\(w.rawValue): \(w.count(scale: scale)) × \(w.title)")
+            say("\n\(w.rawValue): \(w.count(scale: scale)) × \(w.title)")
             for run in 1...runs {
                 for client in selectedClients {
                     if case .unavailable? = results.outcomes[w]?[client.key] { continue }
@@ -137,18 +137,18 @@ struct TuskBench: AsyncParsableCommand {
                         let main = w == .w5
                             ? String(format: "p50 %.0f µs, p99 %.0f µs", s.p50 ?? .nan, s.p99 ?? .nan)
                             : "\(Results.format(s.opsPerSecond)) \(w.unit)"
-                        print("  run \(run) \(client.name): \(main), client \(Results.format(s.clientMicrosPerOp)) µs/op, server \(s.serverMicrosPerOp.map(Results.format) ?? "n/a") µs/op")
+                        say("  run \(run) \(client.name): \(main), client \(Results.format(s.clientMicrosPerOp)) µs/op, server \(s.serverMicrosPerOp.map(Results.format) ?? "n/a") µs/op")
                     case .failure(let e as NotAvailable):
-                        print("  \(client.name): — (\(e.reason))")
+                        say("  \(client.name): — (\(e.reason))")
                     case .failure(let e):
-                        print("  run \(run) \(client.name): FAILED: \(e)")
+                        say("  run \(run) \(client.name): FAILED: \(e)")
                     }
                 }
             }
         }
 
         let table = results.table()
-        print("\n" + table)
+        say("\n" + table)
         var arguments = Array(CommandLine.arguments.dropFirst())
         arguments = arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }
         let command = (environment["DATABASE_URL"].map { _ in "DATABASE_URL=… " } ?? "")
@@ -159,7 +159,7 @@ struct TuskBench: AsyncParsableCommand {
         if !noWrite {
             let path = output ?? Self.packageDirectory.appendingPathComponent("RESULTS.md").path
             try report.markdown(table: table, workloads: selectedWorkloads).write(toFile: path, atomically: true, encoding: .utf8)
-            print("\nwritten to \(path)")
+            say("\nwritten to \(path)")
         }
     }
 
