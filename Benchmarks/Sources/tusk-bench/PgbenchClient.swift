@@ -34,7 +34,7 @@ struct PgbenchClient: BenchClient {
             let script = "\\set v random(0, 65535)\n\\startpipeline\n"
                 + String(repeating: "SELECT :v::int4 + 1;\n", count: depth) + "\\endpipeline\n"
             var s = try await bench(pgbench, ctx, script: script, args: ["-c", "1", "-j", "1", "-t", String(max(1, n / depth))], perTransaction: depth)
-            s.note = "\\startpipeline, batches of \(depth) then \\endpipeline (Sync), -c 1"
+            s.note = "\\startpipeline, batches of \(depth) then \\endpipeline: one Sync per \(depth) queries (Tusk sends one per query), -c 1"
             return s
         case .w7:
             let n = Workload.w7.count(scale: ctx.scale)

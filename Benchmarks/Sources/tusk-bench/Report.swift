@@ -96,6 +96,14 @@ struct Environment {
     var runs: Int
     var startedAt: Date
     var finishedAt: Date
+    var loadAtStart: String
+    var loadAtEnd: String
+
+    /// The 1-, 5- and 15-minute load averages (how busy the shared machine was).
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
 
     static func machine() -> String {
         var parts: [String] = []
@@ -123,7 +131,7 @@ struct Environment {
 
         - Command: `\(command)`
         - Date: \(iso.string(from: startedAt)) – \(iso.string(from: finishedAt))
-        - Machine: \(Self.machine())
+        - Machine: \(Self.machine()); load average \(loadAtStart) at the start, \(loadAtEnd) at the end
         - Server: PostgreSQL \(serverVersion) (\(serverMode)), TCP over loopback
         - Clients: \(clientVersions.joined(separator: "; "))
         - Scale: \(scale == 1 ? "1 (full size)" : String(format: "%g", scale)); \(runs) interleaved run\(runs == 1 ? "" : "s") per client, median and spread ((max − min) / median)

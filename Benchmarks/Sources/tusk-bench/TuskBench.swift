@@ -53,6 +53,7 @@ struct TuskBench: AsyncParsableCommand {
 
     func run() async throws {
         let started = Date()
+        let loadAtStart = Environment.loadAverage()
         let selectedWorkloads = try Workload.parseList(workloads)
         let keys = clients.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         for key in keys where !Self.allClients.contains(where: { $0.key == key }) {
@@ -79,7 +80,7 @@ struct TuskBench: AsyncParsableCommand {
         }
         do {
             try await measure(server: server, work: work, keys: keys, workloads: selectedWorkloads,
-                              clients: selectedClients, environment: environment, started: started)
+                              clients: selectedClients, environment: environment, started: started, loadAtStart: loadAtStart)
         } catch {
             await server.stop()
             throw error
@@ -88,7 +89,8 @@ struct TuskBench: AsyncParsableCommand {
     }
 
     func measure(server: BenchServer, work: URL, keys: [String], workloads selectedWorkloads: [Workload],
-                 clients selectedClients: [any BenchClient], environment: [String: String], started: Date) async throws {
+                 clients selectedClients: [any BenchClient], environment: [String: String], started: Date,
+                 loadAtStart: String) async throws {
 
         // What to compare with.
         var clientVersions = ["Tusk (this checkout)", "PostgresNIO \(Self.resolvedVersion("postgres-nio") ?? "1.33.x") on SwiftNIO \(Self.resolvedVersion("swift-nio") ?? "")"]
@@ -155,7 +157,8 @@ struct TuskBench: AsyncParsableCommand {
             + "swift run -c release --package-path Benchmarks tusk-bench" + (arguments.isEmpty ? "" : " " + arguments.joined(separator: " "))
         let report = Environment(
             command: command, serverVersion: serverVersion, serverMode: server.mode, clientVersions: clientVersions,
-            scale: scale, runs: runs, startedAt: started, finishedAt: Date())
+            scale: scale, runs: runs, startedAt: started, finishedAt: Date(),
+            loadAtStart: loadAtStart, loadAtEnd: Environment.loadAverage())
         if !noWrite {
             let path = output ?? Self.packageDirectory.appendingPathComponent("RESULTS.md").path
             try report.markdown(table: table, workloads: selectedWorkloads).write(toFile: path, atomically: true, encoding: .utf8)
