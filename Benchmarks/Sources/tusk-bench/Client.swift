@@ -62,3 +62,31 @@ struct Subprocess {
             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 }
+
+func verify(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+    if !condition { throw BenchError("wrong result: \(what())") }
+}
+
+/// The W3 checks every client makes: row count, sum of i, total text length, sum of the floats,
+/// and a plausible timestamp.
+func checkDecode(n: Int, count: Int, sumI: Int, sumLen: Int, sumD: Double, date: Date) throws {
+    try verify(count == n, "W3 row count \(count) != \(n)")
+    try verify(sumI == n * (n + 1) / 2, "W3 sum(i) \(sumI)")
+    try verify(sumLen == Workload.expectedTextLength(n), "W3 text length \(sumLen)")
+    let expectedD = 1.5 * Double(n) * Double(n + 1) / 2
+    try verify(abs(sumD - expectedD) <= expectedD * 1e-9, "W3 sum(float) \(sumD) != \(expectedD)")
+    try verify(abs(date.timeIntervalSinceNow) < 3600, "W3 now() \(date)")
+}
+
+extension Workload {
+    /// Total number of digits of 1...n.
+    static func expectedTextLength(_ n: Int) -> Int {
+        var total = 0, start = 1, digits = 1
+        while start <= n {
+            let end = min(n, start * 10 - 1)
+            total += (end - start + 1) * digits
+            start *= 10; digits += 1
+        }
+        return total
+    }
+}

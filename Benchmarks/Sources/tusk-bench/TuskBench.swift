@@ -115,7 +115,7 @@ struct TuskBench: AsyncParsableCommand {
             url: server.url, scramURL: server.scramURL, tlsURL: server.tlsURL, server: await server.serverCPU(),
             scale: scale, pgbenchPath: pgbenchPath, pythonPath: python,
             asyncpgScript: Self.packageDirectory.appendingPathComponent("Scripts/asyncpg_bench.py").path,
-            workDirectory: work.path, verbose: false)
+            workDirectory: work.path)
         if ctx.server == nil { say("server CPU: not readable from /proc (remote server?); shown as n/a") }
         let serverVersion = await server.version()
         say("PostgreSQL \(serverVersion); scale \(scale); \(runs) runs; clients: \(selectedClients.map(\.key).joined(separator: ","))")

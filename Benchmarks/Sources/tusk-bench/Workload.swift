@@ -87,7 +87,6 @@ struct BenchContext: Sendable {
     var pythonPath: String?
     var asyncpgScript: String
     var workDirectory: String
-    var verbose: Bool
 
     /// Connection parameters parsed from a URL (for PostgresNIO, whose configuration takes fields).
     struct Endpoint: Sendable {
