@@ -73,6 +73,16 @@ struct NIOClient: BenchClient {
             on: group.next(), configuration: connectionConfiguration(url, tls: tls), id: id, logger: logger)
     }
 
+    /// Opens and closes one TLS connection; the error's description when that fails.
+    static func probeTLS(_ url: String) async -> String? {
+        do {
+            try await openConnection(url, id: 0, tls: true).close()
+            return nil
+        } catch {
+            return String(reflecting: error)
+        }
+    }
+
     /// Runs `body` with a running PostgresClient of at most `connections` connections.
     static func withClient<T: Sendable>(_ url: String, connections: Int, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let e = try BenchContext.endpoint(url)

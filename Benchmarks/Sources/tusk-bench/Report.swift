@@ -24,7 +24,7 @@ struct Results {
         case (_, .failure(let e as NotAvailable)):
             perClient[client] = .unavailable(e.reason)
         case (_, .failure(let e)):
-            perClient[client] = .failed("\(e)")
+            perClient[client] = .failed(String(reflecting: e))
         }
         outcomes[w] = perClient
     }

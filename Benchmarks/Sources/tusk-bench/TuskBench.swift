@@ -111,8 +111,16 @@ struct TuskBench: AsyncParsableCommand {
             }
         }
 
+        // An external server may not offer TLS: ask once, so that W7-TLS says so instead of failing.
+        var tlsURL = server.tlsURL
+        if let url = tlsURL, server.temporary == nil, selectedWorkloads.contains(.w7tls) {
+            if let error = await NIOClient.probeTLS(url) {
+                say("server: a TLS connection failed (\(error.prefix(200))); W7-TLS will show —")
+                tlsURL = nil
+            }
+        }
         let ctx = BenchContext(
-            url: server.url, scramURL: server.scramURL, tlsURL: server.tlsURL, server: await server.serverCPU(),
+            url: server.url, scramURL: server.scramURL, tlsURL: tlsURL, server: await server.serverCPU(),
             scale: scale, pgbenchPath: pgbenchPath, pythonPath: python,
             asyncpgScript: Self.packageDirectory.appendingPathComponent("Scripts/asyncpg_bench.py").path,
             workDirectory: work.path)
@@ -143,7 +151,7 @@ struct TuskBench: AsyncParsableCommand {
                     case .failure(let e as NotAvailable):
                         say("  \(client.name): — (\(e.reason))")
                     case .failure(let e):
-                        say("  run \(run) \(client.name): FAILED: \(e)")
+                        say("  run \(run) \(client.name): FAILED: \(String(reflecting: e))")
                     }
                 }
             }
