@@ -29,6 +29,7 @@ let package = Package(
             name: "tusk-bench",
             dependencies: [
                 .product(name: "PGClient", package: rootPackage),
+                .product(name: "PGPoolCore", package: rootPackage),
                 .product(name: "PGTestSupport", package: rootPackage),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

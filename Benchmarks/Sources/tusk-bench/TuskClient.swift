@@ -1,5 +1,6 @@
 import Foundation
 import PGClient
+import PGPoolCore
 
 /// Tusk, in this process. `onLoop` runs the calling tasks on the connection's event loop
 /// (`withTaskExecutorPreference(connection.eventLoop)`), which saves a thread hop per reply.
@@ -10,19 +11,21 @@ struct TuskClient: BenchClient {
 
     func run(_ workload: Workload, _ ctx: BenchContext) async throws -> Sample {
         switch workload {
-        case .w1: try await w1(ctx)
-        case .w2: try await w2(ctx)
-        case .w3: try await w3(ctx)
-        case .w6: try await w6(ctx)
-        case .w7: try await w7(ctx)
-        case .w4: throw NotAvailable(reason: "COPY not implemented in Tusk yet")
-        case .w5: throw NotAvailable(reason: "LISTEN/NOTIFY not implemented in Tusk yet")
-        case .w7tls: throw NotAvailable(reason: "TLS not implemented in Tusk yet")
+        case .w1: return try await w1(ctx)
+        case .w2: return try await w2(ctx)
+        case .w3: return try await w3(ctx)
+        case .w6: return try await w6(ctx)
+        case .w7: return try await w7(ctx, url: ctx.scramURL)
+        case .w4: return try await w4(ctx)
+        case .w5: return try await w5(ctx)
+        case .w7tls:
+            guard let tls = ctx.tlsURL else { throw NotAvailable(reason: "server has no TLS") }
+            return try await w7(ctx, url: tls)
         }
     }
 
-    private func connect(_ url: String) async throws -> PGConnection {
-        try await PGConnection.connect(try PGConnectionConfiguration(url: url))
+    private func connect(_ url: String, sameLoopAs other: PGConnection? = nil) async throws -> PGConnection {
+        try await PGConnection.connect(try PGConnectionConfiguration(url: url), eventLoop: other?.eventLoop)
     }
 
     @inline(__always)
@@ -35,7 +38,7 @@ struct TuskClient: BenchClient {
     }
 
     /// Runs `body` on the connection's event loop when `onLoop`, else on the default executor.
-    private func maybeOnLoop<T: Sendable>(_ c: PGConnection, _ body: @Sendable () async throws -> T) async throws -> T {
+    private func maybeOnLoop<T>(_ c: PGConnection, _ body: () async throws -> T) async throws -> T {
         if onLoop {
             return try await withTaskExecutorPreference(c.eventLoop) { try await body() }
         }
@@ -93,12 +96,97 @@ struct TuskClient: BenchClient {
     }
 
     private func w2(_ ctx: BenchContext) async throws -> Sample {
-        var conns: [PGConnection] = []
-        for _ in 0..<8 { conns.append(try await connect(ctx.url)) }
-        defer { let cs = conns; Task { for c in cs { await c.close() } } }
-        var s = try await fanOut(conns, tasks: 64, n: Workload.w2.count(scale: ctx.scale), server: ctx.server)
-        s.note = "no pool yet: 8 connections, 64 tasks assigned round-robin; pipelined per connection"
-        return s
+        if onLoop {
+            // The pool's tasks are the caller's; "on its event loop" measures 8 plain connections instead.
+            var conns: [PGConnection] = []
+            for _ in 0..<8 { conns.append(try await connect(ctx.url)) }
+            defer { let cs = conns; Task { for c in cs { await c.close() } } }
+            var s = try await fanOut(conns, tasks: 64, n: Workload.w2.count(scale: ctx.scale), server: ctx.server)
+            s.note = "8 connections without the pool, each task on its connection's event loop; pipelined per connection"
+            return s
+        }
+        let n = Workload.w2.count(scale: ctx.scale)
+        let pool = PGPool(configuration: try PGConnectionConfiguration(url: ctx.url),
+                          options: .init(pool: PGPoolConfiguration(minimumConnections: 8, maximumConnections: 8)))
+        await pool.start()
+        let add: @Sendable (Int32) async throws -> Int = { v in
+            Int(try await pool.queryOne(PGQuery(unsafeSQL: Workload.addOneSQL, [v]), as: Int32.self))
+        }
+        for i in 0..<400 { _ = try await add(Workload.value(i)) }
+        var sum = 0
+        var sample = try await measureInProcess(server: ctx.server, operations: n) {
+            sum = try await withThrowingTaskGroup(of: Int.self) { group in
+                for t in 0..<64 {
+                    group.addTask {
+                        var s = 0
+                        var i = t
+                        while i < n { s &+= try await add(Workload.value(i)); i += 64 }
+                        return s
+                    }
+                }
+                var total = 0
+                for try await s in group { total &+= s }
+                return total
+            }
+        }
+        try verify(sum == Workload.expectedAddOneSum(n), "W2 sum \(sum)")
+        await pool.shutdown()
+        sample.note = "PGPool (8 connections); statements pipelined onto connections nobody holds exclusively"
+        return sample
+    }
+
+    /// COPY FROM STDIN of n rows (i, "row-<i>", i * 0.5), binary format, rows generated in the window.
+    private func w4(_ ctx: BenchContext) async throws -> Sample {
+        let n = Workload.w4.count(scale: ctx.scale)
+        let c = try await connect(ctx.url)
+        defer { Task { await c.close() } }
+        try await CopyTable.reset { sql in _ = try await c.simpleQuery(sql) }
+        var sample = try await measureInProcess(server: ctx.server, operations: n) {
+            _ = try await maybeOnLoop(c) {
+                try await c.copyInRows(table: Workload.copyTable, columns: ["a", "b", "c"]) { rows in
+                    for i in 1...n { try await rows.writeRow(Int64(i), "row-\(i)", Double(i) * 0.5) }
+                }
+            }
+        }
+        let (count, sumA, sumLen) = try await c.queryOne(PGQuery(unsafeSQL: CopyTable.checkSQL), as: (Int, Int, Int).self)
+        try CopyTable.check(n: n, count: count, sumA: sumA, sumLen: sumLen)
+        sample.note = "binary COPY (copyInRows), 64 KiB CopyData messages"
+        await c.close()
+        return sample
+    }
+
+    /// NOTIFY on one connection, delivery awaited on a LISTENing one.
+    private func w5(_ ctx: BenchContext) async throws -> Sample {
+        let n = Workload.w5.count(scale: ctx.scale)
+        let listener = try await connect(ctx.url)
+        let sender = try await connect(ctx.url, sameLoopAs: listener)
+        defer { Task { await listener.close(); await sender.close() } }
+        let notifications = try await listener.listen(Workload.notifyChannel)
+        var sample = try await maybeOnLoop(listener) {
+            var iterator = notifications.makeAsyncIterator()
+            var latencies: [Double] = []
+            latencies.reserveCapacity(n)
+            func once(_ i: Int) async throws -> Double {
+                let t0 = ContinuousClock.now
+                try await sender.notify(channel: Workload.notifyChannel, payload: String(i))
+                guard let note = try await iterator.next() else { throw BenchError("notification stream ended") }
+                let elapsed = ContinuousClock.now - t0
+                try verify(note.payload == String(i), "W5 payload \(note.payload) != \(i)")
+                return elapsed.seconds * 1e6
+            }
+            for i in 0..<50 { _ = try await once(-i - 1) }
+            var sample = try await measureInProcess(server: ctx.server, operations: n) {
+                for i in 0..<n { latencies.append(try await once(i)) }
+            }
+            latencies.sort()
+            sample.p50 = Stats.percentile(latencies, 50)
+            sample.p99 = Stats.percentile(latencies, 99)
+            return sample
+        }
+        sample.note = "notify() on a second connection, wait for delivery"
+        await listener.close()
+        await sender.close()
+        return sample
     }
 
     private func w6(_ ctx: BenchContext) async throws -> Sample {
@@ -135,9 +223,9 @@ struct TuskClient: BenchClient {
         return sample
     }
 
-    private func w7(_ ctx: BenchContext) async throws -> Sample {
+    private func w7(_ ctx: BenchContext, url: String) async throws -> Sample {
         let n = Workload.w7.count(scale: ctx.scale)
-        let config = try PGConnectionConfiguration(url: ctx.scramURL)
+        let config = try PGConnectionConfiguration(url: url)
         let first = try await PGConnection.connect(config)
         let method = await first.authenticationMethod ?? ""
         // All connections on the first one's event loop; `onLoop` also runs the caller there.
