@@ -7,6 +7,7 @@
 #   untrusted-ca.crt / .key         a second CA the client does not trust
 #   untrusted-server.crt / .key     localhost/127.0.0.1 certificate signed by the untrusted CA
 #   wrong-host.crt / .key           certificate for wrong.example.com only, signed by ca
+#   cn-only.crt / .key              CN = localhost and no subjectAltName (host name checks fall back to the CN)
 #   client.crt / client.key         client certificate, CN = tusk_cert (the role of the `cert` method)
 #
 # Valid for 100 years; RSA 2048 with SHA-256 signatures.
@@ -44,6 +45,7 @@ ca untrusted-ca "Tusk untrusted CA"
 leaf server localhost ca "DNS:localhost,IP:127.0.0.1,IP:::1" serverAuth
 leaf untrusted-server localhost untrusted-ca "DNS:localhost,IP:127.0.0.1,IP:::1" serverAuth
 leaf wrong-host wrong.example.com ca "DNS:wrong.example.com" serverAuth
+leaf cn-only localhost ca "" serverAuth
 leaf client tusk_cert ca "" clientAuth
 rm -f ./*.srl
 chmod 600 ./*.key

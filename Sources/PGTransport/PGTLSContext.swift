@@ -1,6 +1,10 @@
 import CTuskOpenSSL
 
 /// Why a TLS operation failed, in terms a caller can act on.
+///
+/// ```swift
+/// if error.kind == .hostNameMismatch { print("connect with the name on the certificate") }
+/// ```
 public enum PGTLSFailureKind: String, Sendable, Hashable {
     /// The server answered the SSLRequest with "N": it does not accept TLS.
     case serverDoesNotSupportTLS
@@ -21,11 +25,17 @@ public enum PGTLSFailureKind: String, Sendable, Hashable {
 }
 
 /// A TLS failure from the transport layer: a kind and a message that says what failed.
+///
+/// ```swift
+/// do { _ = try PGTLSContext(.init(verifyPeer: true, rootCertificates: .file("/missing.crt"))) }
+/// catch { print(error.kind) }  // certificateFile
+/// ```
 public struct PGTLSError: Error, Sendable, CustomStringConvertible {
     /// What failed.
     public var kind: PGTLSFailureKind
     /// A human-readable explanation, e.g. "certificate verify failed: unable to get local issuer certificate".
     public var message: String
+    /// An error of `kind` explained by `message`.
     public init(_ kind: PGTLSFailureKind, _ message: String) {
         self.kind = kind
         self.message = message

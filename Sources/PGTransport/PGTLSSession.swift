@@ -23,9 +23,16 @@ import Darwin
 /// ```
 public final class PGTLSSession: @unchecked Sendable {
     /// Progress of the handshake.
+    ///
+    /// ```swift
+    /// if try session.handshake() == .wantRead { loop.setInterest(fd: fd, read: true, write: false) }
+    /// ```
     public enum Progress: Sendable, Equatable {
+        /// The handshake is complete (and the certificate verified, if the context asks for it).
         case done
+        /// Call again when the socket is readable.
         case wantRead
+        /// Call again when the socket is writable.
         case wantWrite
     }
 

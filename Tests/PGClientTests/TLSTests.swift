@@ -19,6 +19,12 @@ enum TLSTestDB {
 
     private static let plainTask = Mutex<Task<TemporaryPostgres, any Error>?>(nil)
     private static let wrongHostTask = Mutex<Task<TemporaryPostgres, any Error>?>(nil)
+    private static let cnOnlyTask = Mutex<Task<TemporaryPostgres, any Error>?>(nil)
+
+    /// A private server whose certificate has CN = localhost and no subjectAltName.
+    static func cnOnlyServer() async throws -> TemporaryPostgres {
+        try await once(cnOnlyTask) { try await TemporaryPostgres.start(options: .init(tlsCertificate: "cn-only")) }
+    }
 
     /// A private server with ssl off (same roles), started once per test run.
     static func plainServer() async throws -> TemporaryPostgres {
@@ -201,6 +207,21 @@ import Synchronization
             #expect(c.isEncrypted)
             await c.close()
         }
+    }
+
+    @Test func verifyFullFallsBackToTheCommonNameWithoutSubjectAltName() async throws {
+        let pg = try await TLSTestDB.cnOnlyServer()
+        var config = try TLSTestDB.config(pg, host: "localhost")
+        config.sslMode = .verifyFull
+        config.sslRootCert = try TLSTestDB.tls("ca.crt")
+        let c = try await PGConnection.connect(config)
+        #expect(c.isEncrypted)
+        await c.close()
+        // An IP address is never matched against the CN.
+        config = try TLSTestDB.config(pg, host: "127.0.0.1")
+        config.sslMode = .verifyFull
+        config.sslRootCert = try TLSTestDB.tls("ca.crt")
+        await TLSTestDB.expectTLSError(config, .hostNameMismatch)
     }
 
     @Test func verifyModesNeedARootCertificate() async throws {
@@ -417,6 +438,8 @@ import Synchronization
         #expect(PGPassFile.lookup(text, host: "x", port: 5433, database: "z", user: "app") == "any-db")
         #expect(PGPassFile.lookup(text, host: "x", port: 5433, database: "z", user: "other") == nil)
         #expect(PGPassFile.lookup(text, host: "/var/run/postgresql/.s.PGSQL.5432", port: 5432, database: "d", user: "u") == "local")
+        #expect(PGPassFile.lookup(text, host: "/tmp/x/.s.PGSQL.5432", port: 5432, database: "d", user: "u") == nil)
+        #expect(PGPassFile.lookup("/tmp/x:5432:*:*:dir\n", host: "/tmp/x/.s.PGSQL.5432", port: 5432, database: "d", user: "u") == "dir")
         #expect(PGPassFile.lookup("h:1:d:u\n", host: "h", port: 1, database: "d", user: "u") == nil)
     }
 

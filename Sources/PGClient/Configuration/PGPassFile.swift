@@ -5,7 +5,8 @@ import Logging
 ///
 /// Each line is `hostname:port:database:username:password`; `*` matches anything in the first four fields, `\`
 /// escapes `:` and `\`, lines starting with `#` are comments, and the first matching line wins. A Unix-socket
-/// connection matches the host name `localhost`. As in libpq, a file that group or others may read is ignored
+/// connection matches its socket directory, and `localhost` when that is a default one (`/var/run/postgresql`,
+/// `/run/postgresql`, `/tmp`). As in libpq, a file that group or others may read is ignored
 /// with a warning.
 ///
 /// ```swift
@@ -14,6 +15,8 @@ import Logging
 ///     path: nil, host: "db.internal", port: 5432, database: "orders", user: "app", logger: logger)  // "s3cret"
 /// ```
 public enum PGPassFile {
+    static let defaultSocketDirectories: Set<String> = ["/var/run/postgresql", "/run/postgresql", "/tmp"]
+
     /// The default location: `$HOME/.pgpass` (or the home directory of the effective user).
     public static var defaultPath: String? {
         if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home + "/.pgpass" }
@@ -49,7 +52,12 @@ public enum PGPassFile {
     /// PGPassFile.lookup("*:*:*:app:pw\n", host: "h", port: 5432, database: "d", user: "app")  // "pw"
     /// ```
     public static func lookup(_ text: String, host: String, port: Int, database: String, user: String) -> String? {
-        let host = host.hasPrefix("/") || host.hasPrefix("@") ? "localhost" : host
+        var host = host
+        if host.hasPrefix("/") || host.hasPrefix("@") {
+            // A socket path matches its directory; the default directories match `localhost` (as libpq).
+            if let r = host.range(of: "/.s.PGSQL.", options: .backwards) { host = String(host[..<r.lowerBound]) }
+            if host.isEmpty || defaultSocketDirectories.contains(host) { host = "localhost" }
+        }
         let wanted = [host, String(port), database, user]
         for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             if rawLine.hasPrefix("#") { continue }
