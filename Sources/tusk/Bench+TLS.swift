@@ -32,20 +32,21 @@ enum BenchTLS {
         return Bench.Sample(opsPerSecond: Double(count) / secs, cpuMicrosPerOp: cpu / Double(count) * 1e6)
     }
 
-    /// `pgbench -n -C -c 1 -T seconds -f (SELECT 1)` with `conninfo`.
-    static func pgbenchConnections(path: String, conninfo: String, seconds: Int) throws -> Bench.Sample {
+    /// `pgbench -n -C -c 1 -t transactions -f (SELECT 1)` with `conninfo`. (`-T` cannot be used from here: pgbench
+    /// stops on SIGALRM, which Foundation's `Process` leaves blocked in the child, so `-T` never ends.)
+    static func pgbenchConnections(path: String, conninfo: String, transactions: Int) throws -> Bench.Sample {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("tusk-conn-\(getpid()).sql")
         try "SELECT 1;\n".write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-n", "-C", "-c", "1", "-j", "1", "-T", String(seconds), "-f", script.path, conninfo]
+        process.arguments = ["-n", "-C", "-c", "1", "-j", "1", "-t", String(transactions), "-f", script.path, conninfo]
         var env = ProcessInfo.processInfo.environment
         env["PGPASSFILE"] = "/nonexistent"
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = Pipe()
+        process.standardError = pipe  // one pipe, read to the end: a full stderr pipe cannot block pgbench
         let cpu0 = Bench.cpuSeconds(RUSAGE_CHILDREN)
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -92,7 +93,7 @@ enum BenchTLS {
         let role = TemporaryPostgres.Role.scram
         let scramURL = pg.url(user: role.name, password: role.password)
         let conninfo = pg.keywordValue(user: role.name, password: role.password)
-        print("\nConnection set-up: connect + TLS + SCRAM-SHA-256(-PLUS) + SELECT 1 + close, one at a time, \(seconds) s each, \(runs) runs")
+        print("\nConnection set-up: connect + TLS + SCRAM-SHA-256(-PLUS) + SELECT 1 + close, one at a time, ~\(seconds) s each (pgbench -C -t: as many as Tusk made), \(runs) runs")
         var conn: [String: [Bench.Sample]] = [:]
         let setups: [(String, String, Bool)] = [
             ("Tusk, TLS (SCRAM-SHA-256-PLUS)", withSSLMode(scramURL, "require"), false),
@@ -102,13 +103,16 @@ enum BenchTLS {
         ]
         for run in 1...runs {
             var line = "  run \(run):"
+            var lastTuskCount = 100
             for (name, target, isPgbench) in setups {
                 let sample: Bench.Sample
                 if isPgbench {
                     guard let pgbench else { continue }
-                    sample = try pgbenchConnections(path: pgbench, conninfo: target, seconds: seconds)
+                    // As many connections as Tusk made in `seconds`: about the same duration.
+                    sample = try pgbenchConnections(path: pgbench, conninfo: target, transactions: lastTuskCount)
                 } else {
                     sample = try await tuskConnections(url: target, seconds: seconds)
+                    lastTuskCount = max(100, Int(sample.opsPerSecond * Double(seconds)))
                 }
                 conn[name, default: []].append(sample)
                 line += " \(Int(sample.opsPerSecond))/s"

@@ -358,6 +358,21 @@ import Synchronization
         await c.close()
     }
 
+    @Test func manyTLSConnectionsInARow() async throws {
+        let pg = try await TLSTestDB.server()
+        var config = try TLSTestDB.config(pg, role: .scram)
+        config.sslMode = .require
+        let cfg = config
+        for i in 0..<40 {
+            _ = try await within(.seconds(10), "connection \(i)") {
+                let c = try await PGConnection.connect(cfg)
+                _ = try await c.simpleQuery("SELECT 1")
+                await c.close()
+                return 0
+            }
+        }
+    }
+
     @Test func passwordsNeverAppearInLogsOrErrors() async throws {
         let pg = try await TLSTestDB.server()
         let store = CapturingLogHandler.Store()
