@@ -23,6 +23,11 @@ static inline long ctusk_ssl_ctx_set_default_modes(SSL_CTX *ctx) {
     return SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
+/// Read ahead: one recv fills OpenSSL's buffer with as many records as arrived (instead of a header, then a body).
+static inline void ctusk_ssl_ctx_set_read_ahead(SSL_CTX *ctx) {
+    SSL_CTX_set_read_ahead(ctx, 1);
+}
+
 static inline int ctusk_ssl_ctx_set_min_tls12(SSL_CTX *ctx) {
     return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 }

@@ -110,6 +110,7 @@ public final class PGTLSContext: @unchecked Sendable {
         self.configuration = configuration
         _ = ctusk_ssl_ctx_set_default_modes(ctx)
         _ = ctusk_ssl_ctx_set_min_tls12(ctx)
+        ctusk_ssl_ctx_set_read_ahead(ctx)
         switch configuration.rootCertificates {
         case .file(let path):
             guard SSL_CTX_load_verify_locations(ctx, path, nil) == 1 else {

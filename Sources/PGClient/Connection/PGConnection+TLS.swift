@@ -227,7 +227,6 @@ extension PGConnection {
     // MARK: I/O through TLS
 
     func readableTLS(_ tls: PGTLSSession) {
-        var rounds = 0
         while !fdClosed && !readPaused {
             var failure: Int32 = 0
             let n = decoder.readFrom(capacity: 65_536) { pointer, capacity in
@@ -249,9 +248,10 @@ extension PGConnection {
                 return
             }
             processMessages()
-            rounds += 1
-            // Bytes OpenSSL already holds raise no epoll event: stop early only when it holds none.
-            if rounds >= 8 && !tls.hasBufferedData { return }
+            // Bytes OpenSSL holds raise no epoll event, so keep reading while it holds some. When it holds none,
+            // stop: the (level-triggered) loop reports the socket again if more arrived, and an extra SSL_read
+            // would cost a recv that returns EAGAIN.
+            if !tls.hasBufferedData { return }
         }
     }
 
