@@ -358,6 +358,41 @@ import Synchronization
         await c.close()
     }
 
+    @Test func unixSocketsNeverUseTLS() async throws {
+        let pg = try await TLSTestDB.server()
+        let dir = try #require(pg.socketDirectory, "no socket directory (external server)")
+        // As libpq: sslmode does not apply to Unix-domain sockets.
+        let config = try PGConnectionConfiguration(
+            keywordValue: "host=\(dir) port=\(pg.port) user=tusk_scram password=tusk_scram_pw dbname=tusk sslmode=verify-full")
+        let c = try await PGConnection.connect(config)
+        #expect(!c.isEncrypted)
+        #expect(await c.authenticationMethod == "SCRAM-SHA-256")
+        await c.close()
+    }
+
+    @Test func bytesInjectedAfterTheSSLResponseAreNeverTrusted() async throws {
+        // A man in the middle answers "S" followed by a plaintext AuthenticationOk + ReadyForQuery (CVE-2021-23222):
+        // the client reads only the "S" and hands the rest to the TLS handshake, which rejects it.
+        let server = try OneShotServer { fd in
+            var request = [UInt8](repeating: 0, count: 8)
+            _ = recv(fd, &request, 8, Int32(MSG_WAITALL))
+            let injected: [UInt8] = [UInt8(ascii: "S")] + [UInt8(ascii: "R"), 0, 0, 0, 8, 0, 0, 0, 0]
+                + [UInt8(ascii: "Z"), 0, 0, 0, 5, UInt8(ascii: "I")]
+            _ = send(fd, injected, injected.count, Int32(MSG_NOSIGNAL))
+            usleep(500_000)
+        }
+        defer { server.stop() }
+        let config = try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(server.port)/db?sslmode=require&connect_timeout=5")
+        do {
+            let c = try await PGConnection.connect(config)
+            await c.close()
+            Issue.record("connected on injected plaintext")
+        } catch let error as PGError {
+            #expect(error.code == .tls, "\(error)")
+            #expect(error.tlsFailure == .handshakeFailed, "\(error)")
+        }
+    }
+
     @Test func manyTLSConnectionsInARow() async throws {
         let pg = try await TLSTestDB.server()
         var config = try TLSTestDB.config(pg, role: .scram)
@@ -469,5 +504,33 @@ import Synchronization
         #expect(config.sslKey == "/c.key")
         #expect(config.channelBinding == .require)
         #expect(config.passFile == "/pgpass")
+    }
+}
+
+/// Accepts one TCP connection on 127.0.0.1 and runs `script` with its descriptor on a thread.
+final class OneShotServer: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    init(_ script: @escaping @Sendable (Int32) -> Void) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard rc == 0, listen(fd, 4) == 0 else { throw PGError(code: .connectionFailed, message: "listen failed") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        Thread.detachNewThread {
+            let c = accept(fd, nil, nil)
+            guard c >= 0 else { return }
+            script(c)
+            _ = Glibc.close(c)
+        }
+    }
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        _ = Glibc.close(fd)
     }
 }

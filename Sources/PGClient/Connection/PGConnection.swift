@@ -124,6 +124,17 @@ public actor PGConnection: PGEventHandler {
 
     /// Opens a connection: tries each host (and each address a name resolves to) in order, authenticates,
     /// and waits until the server is ready. `connectTimeout` bounds the whole attempt per host.
+    ///
+    /// TLS follows libpq's `sslmode` (default `prefer`: TLS when the server offers it; see
+    /// `PGConnectionConfiguration.SSLMode`); over TLS, SCRAM binds the channel (SCRAM-SHA-256-PLUS) unless
+    /// `channel_binding=disable`. Without a password, the password file (`~/.pgpass`, `PGPASSFILE`) is consulted.
+    ///
+    /// ```swift
+    /// let config = try PGConnectionConfiguration(
+    ///     "postgres://app@db.internal/orders?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt")
+    /// let connection = try await PGConnection.connect(config)
+    /// connection.isEncrypted  // true
+    /// ```
     public static func connect(
         _ configuration: PGConnectionConfiguration,
         logger: Logger = Logger(label: "tusk.pg"),
