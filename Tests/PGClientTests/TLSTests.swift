@@ -332,6 +332,63 @@ import Synchronization
         await #expect(throws: PGError.self) { _ = try await PGConnection.connect(config) }
     }
 
+    /// `openssl s_server` as a stand-in for a PostgreSQL 17 server's direct TLS: the handshake (with ALPN) is what
+    /// is tested; it does not speak the protocol afterwards.
+    static func openSSLServer(alpn: String?) throws -> (Process, Int) {
+        let openssl = "/usr/bin/openssl"
+        guard FileManager.default.isExecutableFile(atPath: openssl) else { throw PGError(code: .misuse, message: "no openssl CLI") }
+        let probe = try OneShotServer { _ in }
+        let port = probe.port
+        probe.stop()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        var args = ["s_server", "-quiet", "-accept", "127.0.0.1:\(port)",
+                    "-cert", try TLSTestDB.tls("server.crt"), "-key", try TLSTestDB.tls("server.key")]
+        if let alpn { args += ["-alpn", alpn] }
+        process.arguments = args
+        process.standardInput = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until it listens.
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            _ = Glibc.close(fd)
+            if rc == 0 { break }
+            usleep(50_000)
+        }
+        return (process, port)
+    }
+
+    @Test func directNegotiationCompletesTheHandshakeWithALPN() async throws {
+        let (server, port) = try Self.openSSLServer(alpn: "postgresql")
+        defer { server.terminate() }
+        var config = try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(port)/db?sslmode=verify-full&sslnegotiation=direct&connect_timeout=2")
+        config.sslRootCert = try TLSTestDB.tls("ca.crt")
+        do {
+            _ = try await PGConnection.connect(config)
+            Issue.record("connected to openssl s_server")
+        } catch let error as PGError {
+            // The TLS handshake (and certificate check) succeeded; the stand-in then never answers the StartupMessage.
+            #expect(error.code == .timeout || error.code == .connectionClosed, "\(error)")
+        }
+    }
+
+    @Test func directNegotiationRequiresThePostgresqlALPN() async throws {
+        let (server, port) = try Self.openSSLServer(alpn: nil)
+        defer { server.terminate() }
+        var config = try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(port)/db?sslmode=require&sslnegotiation=direct&connect_timeout=5")
+        config.sslRootCert = nil
+        await TLSTestDB.expectTLSError(config, .handshakeFailed, "ALPN")
+    }
+
     @Test func largeResultsAndParametersOverTLS() async throws {
         let pg = try await TLSTestDB.server()
         var config = try TLSTestDB.config(pg)
