@@ -33,7 +33,8 @@ func server() async throws -> (url: String, server: TemporaryPostgres?) {
     print("Starting an embedded PostgreSQL (set DATABASE_URL to use your own)…")
     let pg = try await TemporaryPostgres.shared()
     print("  PostgreSQL \(pg.serverVersion) on 127.0.0.1:\(pg.port)")
-    return (pg.url(), pg)
+    // The embedded server has TLS on; W1 and the demo stay on plain TCP (`tusk bench-tls` compares TLS).
+    return (pg.url() + "?sslmode=disable", pg)
 }
 
 do {
