@@ -135,6 +135,24 @@ import Synchronization
         #expect(!c.isEncrypted)
         #expect(try await c.query("SELECT current_user").collect()[0].decode(String.self, column: 0) == "tusk_nossl")
         await c.close()
+        // A failed authentication is final: the password is not offered again without TLS.
+        let store = CapturingLogHandler.Store()
+        var logger = Logger(label: "tusk.test.prefer") { _ in CapturingLogHandler(store: store) }
+        logger.logLevel = .trace
+        var wrong = try TLSTestDB.config(pg, role: .scram)
+        wrong.sslMode = .prefer
+        wrong.password = "wrong-password"
+        do {
+            _ = try await PGConnection.connect(wrong, logger: logger)
+            Issue.record("connected with a wrong password")
+        } catch let error as PGError {
+            #expect(error.code == .authenticationFailed, "\(error)")
+            #expect(error.sqlState == .invalidPassword, "\(error)")
+        }
+        #expect(!store.all.contains { $0.contains("retrying") }, "\(store.all)")
+        // The retry itself is logged (without secrets).
+        await (try await PGConnection.connect(config, logger: logger)).close()
+        #expect(store.all.contains { $0.contains("retrying without TLS") }, "\(store.all)")
         // require does not retry: the server's rejection is the answer.
         config.sslMode = .require
         do {

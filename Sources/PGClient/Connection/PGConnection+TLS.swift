@@ -29,6 +29,8 @@ extension PGConnection {
     struct StartupFailure: Error {
         var error: PGError
         var usedTLS: Bool
+        /// The server asked for authentication before failing (a wrong password, not a pg_hba.conf rejection).
+        var authenticationStarted: Bool
     }
 
     /// True when the connection is encrypted with TLS.
@@ -68,7 +70,7 @@ extension PGConnection {
     }
 
     /// One host address, with libpq's sslmode rules: `allow` tries without TLS first and retries with TLS when the
-    /// server rejects the session; `prefer` does the reverse; `require` and up never go without TLS. Unix sockets
+    /// server rejects the session before authentication (pg_hba.conf); `prefer` does the reverse; `require` and up never go without TLS. Unix sockets
     /// never use TLS (as libpq).
     static func connectNegotiatingTLS(
         to address: PGSocketAddress, host: String?, configuration: PGConnectionConfiguration, loop: PGEventLoop, logger: Logger
@@ -110,8 +112,10 @@ extension PGConnection {
             return try await connect(
                 to: address, host: host, configuration: configuration, password: password, tlsMode: first, loop: loop, logger: logger)
         } catch let failure as StartupFailure {
-            // The server rejected the session (an ErrorResponse during start-up): retry once the other way.
-            let rejected = failure.error.serverInfo != nil
+            // The server rejected the session before asking for credentials (pg_hba.conf has no line for this kind
+            // of connection): retry once the other way. A failed authentication is final, so a password is never
+            // offered twice, or again without TLS.
+            let rejected = failure.error.serverInfo != nil && !failure.authenticationStarted
             guard let retry, rejected, (first == .off) != failure.usedTLS else { throw failure.error }
             logger.debug(
                 "the server rejected the session; retrying \(retry == .off ? "without" : "with") TLS, as sslmode=\(configuration.sslMode) allows",

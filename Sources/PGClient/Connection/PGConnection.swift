@@ -209,7 +209,7 @@ public actor PGConnection: PGEventHandler {
         do {
             try await connection.startup(timeout: remaining)
         } catch let error as PGError {
-            throw StartupFailure(error: error, usedTLS: tls != nil)
+            throw StartupFailure(error: error, usedTLS: tls != nil, authenticationStarted: await connection.authenticationMethod != nil)
         }
         return connection
     }
@@ -321,6 +321,7 @@ public actor PGConnection: PGEventHandler {
             case .notice(let info):
                 logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.message": "\(info.message)"])
             case .fail(let error):
+                authenticationMethod = machine.authenticationMethod  // nil: rejected before any authentication request
                 closeWithError(error)
             case .ready(let result):
                 authenticationMethod = machine.authenticationMethod
