@@ -10,6 +10,10 @@ CREATE ROLE tusk_trust LOGIN;
 CREATE ROLE tusk_password LOGIN PASSWORD 'tusk_password_pw';
 CREATE ROLE tusk_scram LOGIN PASSWORD 'tusk_scram_pw';
 CREATE ROLE tusk_scram_utf8 LOGIN PASSWORD 'pässwörd ✓';
+-- TLS roles (pg_hba: hostssl scram-sha-256, hostssl cert, hostnossl scram-sha-256).
+CREATE ROLE tusk_tls LOGIN PASSWORD 'tusk_tls_pw';
+CREATE ROLE tusk_cert LOGIN;
+CREATE ROLE tusk_nossl LOGIN PASSWORD 'tusk_nossl_pw';
 
 -- Stored as an MD5 verifier so that the `md5` pg_hba method really performs MD5
 -- (with a SCRAM verifier the server would silently switch to SCRAM).
@@ -25,8 +29,8 @@ GRANT pg_signal_backend TO tusk_trust;
 GRANT pg_monitor TO tusk_trust;
 
 GRANT CONNECT, CREATE, TEMPORARY ON DATABASE tusk
-    TO tusk_password, tusk_md5, tusk_scram, tusk_scram_utf8;
+    TO tusk_password, tusk_md5, tusk_scram, tusk_scram_utf8, tusk_tls, tusk_cert, tusk_nossl;
 
 \connect tusk
 GRANT USAGE, CREATE ON SCHEMA public
-    TO tusk_password, tusk_md5, tusk_scram, tusk_scram_utf8;
+    TO tusk_password, tusk_md5, tusk_scram, tusk_scram_utf8, tusk_tls, tusk_cert, tusk_nossl;

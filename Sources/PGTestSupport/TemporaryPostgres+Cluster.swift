@@ -226,6 +226,25 @@ extension TemporaryPostgres {
         let conf = try String(contentsOfFile: data + "/postgresql.conf", encoding: .utf8)
         try writeOwned(conf + "\n# Added by TemporaryPostgres\ninclude 'tusk.conf'\n", to: data + "/postgresql.conf", runAs: runAs)
 
+        // TLS: the key must be owned by the server's user with mode 0600, so copy the files into the data directory.
+        var settings = options.settings
+        var tlsEnabled = false
+        if let fixtures, let name = options.tlsCertificate {
+            let dir = fixtures + "/tls"
+            for (source, target) in [("\(name).crt", "server.crt"), ("\(name).key", "server.key"), ("ca.crt", "root.crt")] {
+                guard let text = try? String(contentsOfFile: dir + "/" + source, encoding: .utf8) else {
+                    throw TemporaryPostgresError("cannot read \(dir)/\(source) (run Scripts/generate-test-certs.sh)")
+                }
+                try writeOwned(text, to: data + "/" + target, runAs: runAs)
+                chmod(data + "/" + target, 0o600)
+            }
+            settings["ssl"] = settings["ssl"] ?? "on"
+            settings["ssl_cert_file"] = settings["ssl_cert_file"] ?? "'server.crt'"
+            settings["ssl_key_file"] = settings["ssl_key_file"] ?? "'server.key'"
+            settings["ssl_ca_file"] = settings["ssl_ca_file"] ?? "'root.crt'"
+            tlsEnabled = settings["ssl"] == "on"
+        }
+
         // Start, retrying with another port when the one we picked got taken meanwhile.
         let timeoutSeconds = max(1, Int(options.startTimeout.components.seconds))
         var port = 0
@@ -234,7 +253,7 @@ extension TemporaryPostgres {
             attempt += 1
             port = try options.port ?? freePort()
             try writeOwned(
-                configuration(port: port, socketDirectory: sock, extra: options.settings),
+                configuration(port: port, socketDirectory: sock, extra: settings),
                 to: data + "/tusk.conf", runAs: runAs)
             let result = try await runProcess(
                 executable: binDirectory + "/pg_ctl",
@@ -287,7 +306,7 @@ extension TemporaryPostgres {
             serverVersion: parts.first ?? "", serverVersionNumber: parts.count > 1 ? Int(parts[1]) ?? 0 : 0,
             defaultUser: instance.defaultUser, defaultDatabase: instance.defaultDatabase,
             defaultPassword: nil, runAs: runAs, psqlUser: superuser,
-            postmasterPID: instance.postmasterPID, startTimeout: options.startTimeout)
+            postmasterPID: instance.postmasterPID, startTimeout: options.startTimeout, isTLSEnabled: tlsEnabled)
     }
 
     static func configuration(port: Int, socketDirectory: String, extra: [String: String]) -> String {
@@ -478,7 +497,9 @@ extension TemporaryPostgres {
             postmasterPID: nil, startTimeout: .seconds(30))
         var version = ["", "0"]
         var hasRoles = false
+        var tlsOn = false
         if bin != nil {
+            tlsOn = (try? await probe.psql("show ssl")) == "on"
             if let v = try? await probe.psql(
                 "select current_setting('server_version') || '|' || current_setting('server_version_num')") {
                 version = v.split(separator: "|", maxSplits: 1).map(String.init)
@@ -496,6 +517,6 @@ extension TemporaryPostgres {
             socketDirectory: socket, binDirectory: bin, dataDirectory: nil, temporaryDirectory: nil,
             logFile: nil, serverVersion: version.first ?? "", serverVersionNumber: version.count > 1 ? Int(version[1]) ?? 0 : 0,
             defaultUser: user, defaultDatabase: db, defaultPassword: password, runAs: nil, psqlUser: user,
-            postmasterPID: nil, startTimeout: .seconds(30))
+            postmasterPID: nil, startTimeout: .seconds(30), isTLSEnabled: tlsOn)
     }
 }

@@ -58,6 +58,25 @@ public final class TemporaryPostgres: Sendable {
         public static let md5 = Role(name: "tusk_md5", password: "tusk_md5_pw", method: "md5")
         public static let scram = Role(name: "tusk_scram", password: "tusk_scram_pw", method: "scram-sha-256")
         public static let scramUTF8 = Role(name: "tusk_scram_utf8", password: "pässwörd ✓", method: "scram-sha-256")
+        /// scram-sha-256 over TLS only (`hostssl`).
+        public static let tls = Role(name: "tusk_tls", password: "tusk_tls_pw", method: "scram-sha-256")
+        /// Client-certificate authentication over TLS (`hostssl … cert`); Fixtures/tls/client.crt has CN = tusk_cert.
+        public static let cert = Role(name: "tusk_cert", password: nil, method: "cert")
+        /// scram-sha-256 without TLS only (`hostnossl`), for sslmode=prefer's retry without TLS.
+        public static let noSSL = Role(name: "tusk_nossl", password: "tusk_nossl_pw", method: "scram-sha-256")
+    }
+
+    /// The roles whose pg_hba.conf lines depend on TLS (`hostssl`/`hostnossl`); not in ``roles``.
+    public static let tlsRoles: [Role] = [.tls, .cert, .noSSL]
+
+    /// The directory of the TLS fixtures (`Fixtures/tls`: ca.crt, server.crt/.key, untrusted-ca.crt,
+    /// wrong-host.crt/.key, client.crt/.key), made by Scripts/generate-test-certs.sh.
+    ///
+    /// ```swift
+    /// let ca = try TemporaryPostgres.tlsFixturesDirectory() + "/ca.crt"
+    /// ```
+    public static func tlsFixturesDirectory() throws -> String {
+        try fixturesDirectory(explicit: nil) + "/tls"
     }
 
     /// Every role of `Fixtures/setup.sql` (the superuser `postgres`, trust, is not listed).
@@ -86,6 +105,10 @@ public final class TemporaryPostgres: Sendable {
         public var fixturesDirectory: String?
         /// How long to wait for the server to accept connections.
         public var startTimeout: Duration
+        /// The certificate the server presents, by name in Fixtures/tls (`server`, `wrong-host`,
+        /// `untrusted-server`), with ssl = on and ca.crt as the CA for client certificates; nil turns
+        /// ssl off. Applies only with ``applyFixtures``.
+        public var tlsCertificate: String?
 
         public init(
             settings: [String: String] = [:],
@@ -93,8 +116,10 @@ public final class TemporaryPostgres: Sendable {
             port: Int? = nil,
             binDirectory: String? = nil,
             fixturesDirectory: String? = nil,
-            startTimeout: Duration = .seconds(30)
+            startTimeout: Duration = .seconds(30),
+            tlsCertificate: String? = "server"
         ) {
+            self.tlsCertificate = tlsCertificate
             self.settings = settings
             self.applyFixtures = applyFixtures
             self.port = port
@@ -126,6 +151,8 @@ public final class TemporaryPostgres: Sendable {
     public let temporaryDirectory: String?
     /// The server log; nil in external mode.
     public let logFile: String?
+    /// True when the server was started with ssl = on (managed mode; in external mode, when `show ssl` says on).
+    public let isTLSEnabled: Bool
     /// `server_version`, e.g. "15.14 (Debian 15.14-0+deb12u1)"; "" if unknown (external
     /// mode without psql).
     public let serverVersion: String
@@ -160,8 +187,9 @@ public final class TemporaryPostgres: Sendable {
         temporaryDirectory: String?, logFile: String?, serverVersion: String,
         serverVersionNumber: Int, defaultUser: String, defaultDatabase: String,
         defaultPassword: String?, runAs: RunAs?, psqlUser: String, postmasterPID: Int?,
-        startTimeout: Duration
+        startTimeout: Duration, isTLSEnabled: Bool = false
     ) {
+        self.isTLSEnabled = isTLSEnabled
         self.startTimeout = startTimeout
         self.isExternal = isExternal
         self.hasAuthRoles = hasAuthRoles

@@ -63,6 +63,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     public var underlying: String?
     /// The SQL text of the query that failed, when known (shown only in `debugDescription`).
     public var query: String?
+    /// For `.tls` errors: what failed (untrusted certificate, host name mismatch, no TLS on the server, …).
+    public var tlsFailure: TLSFailure?
 
     /// Creates an error.
     public init(

@@ -8,6 +8,8 @@ import PGTestSupport
 //   tusk demo                 connect, run a few queries, print the results
 //   tusk bench [--runs N] [--queries N]
 //                             W1: sequential `SELECT $1::int4 + 1` on one connection, Tusk next to pgbench
+//   tusk bench-tls [--runs N] [--queries N] [--seconds N]
+//                             W1 over TLS next to plain TCP, and connections per second (TLS + SCRAM) next to pgbench -C
 
 LoggingSystem.bootstrap { label in
     var h = StreamLogHandler.standardError(label: label)
@@ -31,7 +33,8 @@ func server() async throws -> (url: String, server: TemporaryPostgres?) {
     print("Starting an embedded PostgreSQL (set DATABASE_URL to use your own)…")
     let pg = try await TemporaryPostgres.shared()
     print("  PostgreSQL \(pg.serverVersion) on 127.0.0.1:\(pg.port)")
-    return (pg.url(), pg)
+    // The embedded server has TLS on; W1 and the demo stay on plain TCP (`tusk bench-tls` compares TLS).
+    return (pg.url() + "?sslmode=disable", pg)
 }
 
 do {
@@ -45,10 +48,17 @@ do {
     case "bench":
         let (url, pg) = try await server()
         try await Bench.run(url: url, server: pg, runs: option("--runs", default: 3), queries: option("--queries", default: 20_000))
+    case "bench-tls":
+        let pg = try await TemporaryPostgres.shared()
+        print("PostgreSQL \(pg.serverVersion) on 127.0.0.1:\(pg.port)\(pg.isExternal ? "" : " (embedded, ssl on)")")
+        try await BenchTLS.run(
+            server: pg, runs: option("--runs", default: 3), queries: option("--queries", default: 20_000),
+            seconds: option("--seconds", default: 10))
     default:
         print("""
             usage: tusk demo
                    tusk bench [--runs 3] [--queries 20000]
+                   tusk bench-tls [--runs 3] [--queries 20000] [--seconds 10]
             Uses DATABASE_URL when set, otherwise starts an embedded PostgreSQL.
             """)
     }

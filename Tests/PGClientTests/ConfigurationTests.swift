@@ -321,7 +321,7 @@ private func configError(
     @Test func environmentVariableNames() {
         #expect(Config.environmentVariableNames.contains("PGHOST"))
         #expect(Config.environmentVariableNames.contains("PGPASSWORD"))
-        #expect(Config.environmentVariableNames.count == 16)
+        #expect(Config.environmentVariableNames.count == 17)
     }
 
     @Test func environmentErrorsNameTheVariable() {
@@ -425,7 +425,7 @@ private func configError(
         ("postgres://h?sslrootcert=system&sslmode=require", #"weak sslmode "require" in URL may not be used with sslrootcert=system (use "verify-full")"#),
         // keyword/value
         ("foo=1", #"unknown connection option "foo""#),
-        ("host=h passfile=/x", #"connection option "passfile" is not supported by Tusk"#),
+        ("host=h service=x", #"connection option "service" is not supported by Tusk"#),
         ("host localhost", #"missing "=" after "host" in connection string"#),
         ("host", #"missing "=" after "host" in connection string"#),
         ("=x", "empty connection option name"),

@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    @Test(arguments: ["disable", "require"])
+    func copyOverPlainTCPAndTLS(sslmode: String) async throws {
+        var config = try await TestDB.configuration()
+        config.sslMode = sslmode == "disable" ? .disable : .require
+        let c = try await PGConnection.connect(config)
+        #expect(c.isEncrypted == (sslmode == "require"))
+        try await c.execute("CREATE TEMP TABLE copy_transport (id int8, name text, value float8)")
+        // ~12 MB of rows: more than the 4 MiB the writer lets queue, so flow control must resume it.
+        let n = 300_000
+        let copied = try await c.copyInRows(table: "copy_transport", columns: ["id", "name", "value"]) { rows in
+            for i in 0..<n { try await rows.writeRow(Int64(i), String(repeating: "x", count: 20) + "\(i)", Double(i)) }
+        }
+        #expect(copied == n)
+        #expect(try await c.queryOne("SELECT count(*)::int8 FROM copy_transport", as: Int.self) == n)
+        await c.close()
+    }
+
     @Test func copyFailMidStreamLeavesTheConnectionUsable() async throws {
         try await TestDB.withConnection { c in
             try await c.execute("CREATE TEMP TABLE copy_fail (v int)")

@@ -33,10 +33,11 @@ extension PGConnectionConfiguration {
     /// | `PGSSLCERT` | `sslcert` |
     /// | `PGSSLKEY` | `sslkey` |
     /// | `PGCHANNELBINDING` | `channel_binding` |
+    /// | `PGPASSFILE` | `passfile` |
     /// | `PGTARGETSESSIONATTRS` | `target_session_attrs` |
     /// | `PGLOADBALANCEHOSTS` | `load_balance_hosts` |
     ///
-    /// Other `PG*` variables (`PGHOSTADDR`, `PGPASSFILE`, `PGSERVICE`, …) are ignored.
+    /// Other `PG*` variables (`PGHOSTADDR`, `PGSERVICE`, …) are ignored.
     public static let environmentVariableNames: [String] = environmentVariables.map(\.variable)
 
     static let environmentVariables: [(variable: String, keyword: Keyword)] = [
@@ -45,7 +46,7 @@ extension PGConnectionConfiguration {
         ("PGOPTIONS", .options), ("PGSSLMODE", .sslmode), ("PGSSLNEGOTIATION", .sslnegotiation),
         ("PGSSLROOTCERT", .sslrootcert), ("PGSSLCERT", .sslcert), ("PGSSLKEY", .sslkey),
         ("PGCHANNELBINDING", .channelBinding), ("PGTARGETSESSIONATTRS", .targetSessionAttrs),
-        ("PGLOADBALANCEHOSTS", .loadBalanceHosts),
+        ("PGLOADBALANCEHOSTS", .loadBalanceHosts), ("PGPASSFILE", .passfile),
     ]
 
     /// A configuration from the libpq environment variables alone (see `environmentVariableNames`),

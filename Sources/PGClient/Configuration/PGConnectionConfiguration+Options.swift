@@ -6,7 +6,7 @@ import PGWire
 extension PGConnectionConfiguration {
     /// The connection keywords Tusk understands: libpq's names, plus two Tusk extensions.
     enum Keyword: String, CaseIterable, Sendable {
-        case host, port, user, password, dbname
+        case host, port, user, password, dbname, passfile
         case applicationName = "application_name"
         case fallbackApplicationName = "fallback_application_name"
         case connectTimeout = "connect_timeout"
@@ -32,7 +32,7 @@ extension PGConnectionConfiguration {
 
     /// libpq keywords Tusk knows but does not implement: using one is an error rather than being ignored.
     static let unsupportedKeywords: Set<String> = [
-        "hostaddr", "passfile", "service", "replication", "require_auth", "requirepeer",
+        "hostaddr", "service", "replication", "require_auth", "requirepeer",
         "sslpassword", "sslcertmode", "sslcrl", "sslcrldir", "ssl_min_protocol_version", "ssl_max_protocol_version",
         "min_protocol_version", "max_protocol_version", "krbsrvname", "gsslib", "gssdelegation",
         "scram_client_key", "scram_server_key", "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope",
@@ -142,6 +142,7 @@ extension PGConnectionConfiguration {
         sslRootCert = raw.nonEmpty(.sslrootcert)?.value
         sslCert = raw.nonEmpty(.sslcert)?.value
         sslKey = raw.nonEmpty(.sslkey)?.value
+        passFile = raw.nonEmpty(.passfile)?.value
 
         if let entry = raw.nonEmpty(.connectTimeout) {
             let seconds = try Self.integer(entry, .connectTimeout, expected: "expected a number of seconds")

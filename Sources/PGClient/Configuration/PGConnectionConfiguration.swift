@@ -150,6 +150,10 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
     public var sslKey: String?
     /// Whether SCRAM channel binding is used. Default `.prefer`.
     public var channelBinding: ChannelBinding
+    /// The password file consulted when `password` is nil (libpq's `passfile`, `PGPASSFILE`); nil means
+    /// `~/.pgpass`. Lines are `host:port:database:user:password` (`*` matches anything; `\` escapes `:` and `\`);
+    /// the first matching line wins. Ignored, with a warning in the log, when group or others can read it.
+    public var passFile: String?
     /// The longest backend message accepted, in bytes; longer ones are a protocol violation. Default 1 GiB.
     public var maxMessageLength: Int
     /// Sent as the `statement_timeout` setting at startup when set. Tusk extension in URLs and conninfo
@@ -195,6 +199,7 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
         self.sslCert = nil
         self.sslKey = nil
         self.channelBinding = .prefer
+        self.passFile = nil
         self.maxMessageLength = Self.defaultMaxMessageLength
         self.statementTimeout = nil
         self.statementCacheSize = 256
@@ -251,6 +256,7 @@ extension PGConnectionConfiguration: CustomStringConvertible, CustomDebugStringC
         s += ", sslCert: \(sslCert.map(quoted) ?? "nil")"
         s += ", sslKey: \(sslKey.map(quoted) ?? "nil")"
         s += ", channelBinding: \(channelBinding)"
+        s += ", passFile: \(passFile.map(quoted) ?? "nil")"
         s += ", maxMessageLength: \(maxMessageLength)"
         s += ", statementTimeout: \(statementTimeout.map { "\($0)" } ?? "nil")"
         s += ", statementCacheSize: \(statementCacheSize)"

@@ -29,6 +29,8 @@ public actor PGConnection: PGEventHandler {
     nonisolated let closedFlag = Atomic<Bool>(false)
     var logger: Logger
     let fd: Int32
+    /// The TLS session when the connection is encrypted; nil for a plain one (set once, before any I/O).
+    nonisolated let tls: PGTLSSession?
 
     var decoder: PGBackendMessageDecoder
     var out = PGWriteBuffer(capacity: 4096)
@@ -121,9 +123,13 @@ public actor PGConnection: PGEventHandler {
 
     private static let idCounter = Atomic<Int>(0)
 
-    init(fd: Int32, address: PGSocketAddress, loop: PGEventLoop, configuration: PGConnectionConfiguration, logger: Logger) {
+    init(
+        fd: Int32, address: PGSocketAddress, loop: PGEventLoop, configuration: PGConnectionConfiguration, logger: Logger,
+        tls: PGTLSSession? = nil, startup: PGStartupStateMachine? = nil
+    ) {
         self.id = Self.idCounter.add(1, ordering: .relaxed).newValue
         self.fd = fd
+        self.tls = tls
         self.address = address
         self.eventLoop = loop
         self.configuration = configuration
@@ -131,7 +137,7 @@ public actor PGConnection: PGEventHandler {
         logger[metadataKey: "pg.connection.id"] = "\(id)"
         self.logger = logger
         self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
-        self.phase = .startup(PGStartupStateMachine(user: configuration.user, password: configuration.password))
+        self.phase = .startup(startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password))
         let random = (try? PGSecureRandom.bytes(6)) ?? []
         self.useUnnamedStatements = configuration.statementCacheSize == 0
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
@@ -144,20 +150,23 @@ public actor PGConnection: PGEventHandler {
 
     /// Opens a connection: tries each host (and each address a name resolves to) in order, authenticates,
     /// and waits until the server is ready. `connectTimeout` bounds the whole attempt per host.
+    ///
+    /// TLS follows libpq's `sslmode` (default `prefer`: TLS when the server offers it; see
+    /// `PGConnectionConfiguration.SSLMode`); over TLS, SCRAM binds the channel (SCRAM-SHA-256-PLUS) unless
+    /// `channel_binding=disable`. Without a password, the password file (`~/.pgpass`, `PGPASSFILE`) is consulted.
+    ///
+    /// ```swift
+    /// let config = try PGConnectionConfiguration(
+    ///     "postgres://app@db.internal/orders?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt")
+    /// let connection = try await PGConnection.connect(config)
+    /// connection.isEncrypted  // true
+    /// ```
     public static func connect(
         _ configuration: PGConnectionConfiguration,
         logger: Logger = Logger(label: "tusk.pg"),
         eventLoop: PGEventLoop? = nil
     ) async throws -> PGConnection {
-        switch configuration.sslMode {
-        case .require, .verifyCA, .verifyFull:
-            throw PGError(code: .tls, message: "sslmode=\(configuration.sslMode) needs TLS, which this version of Tusk does not support yet; use sslmode=disable or prefer")
-        default:
-            break
-        }
-        if configuration.channelBinding == .require {
-            throw PGError(code: .tls, message: "channel_binding=require needs TLS, which this version of Tusk does not support yet")
-        }
+        try checkTLSConfiguration(configuration)
         let loop: PGEventLoop
         do {
             loop = try eventLoop ?? PGEventLoopGroup.shared.next()
@@ -173,10 +182,12 @@ public actor PGConnection: PGEventHandler {
         for wanted in passes {
             for endpoint in endpoints {
                 var addresses: [PGSocketAddress]
+                var hostName: String?
                 switch endpoint {
                 case .unixSocket(let path):
                     addresses = [.unix(path: path)]
                 case .tcp(let host, let port):
+                    hostName = host
                     do {
                         addresses = try PGSocket.resolve(host: host, port: port)
                     } catch {
@@ -187,7 +198,7 @@ public actor PGConnection: PGEventHandler {
                 if configuration.loadBalanceHosts == .random { addresses.shuffle() }
                 for address in addresses {
                     do {
-                        let connection = try await connect(to: address, configuration: configuration, loop: loop, logger: logger)
+                        let connection = try await connectNegotiatingTLS(to: address, host: hostName, configuration: configuration, loop: loop, logger: logger)
                         if let mismatch = await connection.sessionMismatch(wanted) {
                             await connection.close()
                             lastError = PGError(code: .connectionFailed, message: "\(address) \(mismatch) (target_session_attrs=\(wanted))", isSafeToRetry: true)
@@ -207,7 +218,8 @@ public actor PGConnection: PGEventHandler {
     }
 
     static func connect(
-        to address: PGSocketAddress, configuration: PGConnectionConfiguration, loop: PGEventLoop, logger: Logger
+        to address: PGSocketAddress, host: String?, configuration: PGConnectionConfiguration, password: String?,
+        tlsMode: TLSAttempt, loop: PGEventLoop, logger: Logger
     ) async throws -> PGConnection {
         let started = ContinuousClock.now
         let fd: Int32
@@ -220,13 +232,29 @@ public actor PGConnection: PGEventHandler {
         } catch {
             throw PGError(code: .connectionFailed, message: "could not connect to \(address)", isSafeToRetry: true, underlying: "\(error)")
         }
-        let connection = PGConnection(fd: fd, address: address, loop: loop, configuration: configuration, logger: logger)
+        let tls: PGTLSSession?
+        let startupMachine: PGStartupStateMachine
+        do {
+            tls = try await negotiateTLS(
+                fd: fd, host: host, configuration: configuration, mode: tlsMode, loop: loop,
+                timeout: configuration.connectTimeout - (ContinuousClock.now - started))
+            startupMachine = try makeStartupMachine(configuration: configuration, password: password, tls: tls)
+        } catch {
+            PGSocket.close(fd)
+            throw error
+        }
+        let connection = PGConnection(
+            fd: fd, address: address, loop: loop, configuration: configuration, logger: logger, tls: tls, startup: startupMachine)
         let remaining = configuration.connectTimeout - (ContinuousClock.now - started)
-        try await connection.startup(timeout: remaining)
+        do {
+            try await connection.startup(timeout: remaining)
+        } catch let error as PGError {
+            throw StartupFailure(error: error, usedTLS: tls != nil, authenticationStarted: await connection.authenticationMethod != nil)
+        }
         return connection
     }
 
-    private func startup(timeout: Duration) async throws {
+    func startup(timeout: Duration) async throws {
         do {
             try eventLoop.register(fd: fd, handler: self)
         } catch {
@@ -303,6 +331,10 @@ public actor PGConnection: PGEventHandler {
     public nonisolated func eventLoopFlush() { assumeIsolated { $0.flush() } }
 
     func readable() {
+        if let tls {
+            readableTLS(tls)
+            return
+        }
         var rounds = 0
         while !fdClosed && !readPaused {
             var failure: Int32 = 0
@@ -357,6 +389,7 @@ public actor PGConnection: PGEventHandler {
             case .notice(let info):
                 logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.message": "\(info.message)"])
             case .fail(let error):
+                authenticationMethod = machine.authenticationMethod  // nil: rejected before any authentication request
                 closeWithError(error)
             case .ready(let result):
                 authenticationMethod = machine.authenticationMethod
@@ -581,6 +614,10 @@ public actor PGConnection: PGEventHandler {
 
     func flush() {
         guard !fdClosed, outOffset < out.count else { return }
+        if let tls {
+            flushTLS(tls)
+            return
+        }
         let result = out.bytes.withUnsafeBytes { raw in
             PGSocket.write(fd, from: raw.baseAddress! + outOffset, count: raw.count - outOffset)
         }
@@ -623,6 +660,7 @@ public actor PGConnection: PGEventHandler {
         closedFlag.store(true, ordering: .releasing)
         if !fdClosed {
             eventLoop.deregister(fd: fd)
+            tls?.shutdown()
             PGSocket.close(fd)
             fdClosed = true
         }

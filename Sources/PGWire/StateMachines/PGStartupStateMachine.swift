@@ -38,15 +38,31 @@ public struct PGStartupStateMachine: Sendable {
     private let password: String?
     private let scramNonce: String?
     private let channelBinding: PGSCRAMChannelBinding
+    private let requireChannelBinding: Bool
     private var state: State = .awaitingAuthentication
     private var result = PGStartupResult()
 
     /// Creates the machine. `scramNonce` is for tests only (nil: a fresh secure random nonce).
-    public init(user: String, password: String?, scramNonce: String? = nil, channelBinding: PGSCRAMChannelBinding = .notSupported) {
+    /// With `requireChannelBinding` (libpq's `channel_binding=require`), any authentication other than
+    /// SCRAM-SHA-256-PLUS with `channelBinding` fails before a password or proof is sent.
+    public init(
+        user: String, password: String?, scramNonce: String? = nil, channelBinding: PGSCRAMChannelBinding = .notSupported,
+        requireChannelBinding: Bool = false
+    ) {
         self.user = user
         self.password = password
         self.scramNonce = scramNonce
         self.channelBinding = channelBinding
+        self.requireChannelBinding = requireChannelBinding
+    }
+
+    private func channelBindingRefusal(_ method: String) -> PGError? {
+        guard requireChannelBinding else { return nil }
+        var error = PGError(
+            code: .tls,
+            message: "channel_binding=require, but the server authenticated with \(method), which does not bind the TLS channel")
+        error.tlsFailure = .channelBindingUnavailable
+        return error
     }
 
     /// The SASL mechanism in use, once chosen (for tests and diagnostics).
@@ -152,10 +168,12 @@ public struct PGStartupStateMachine: Sendable {
     private mutating func authenticationRequested(_ auth: PGBackendMessage.Authentication) -> Action {
         switch auth {
         case .ok:
+            if let e = channelBindingRefusal("no password (trust or certificate)") { return fail(e) }
             state = .authenticated
             authenticationMethod = "trust"
             return .wait
         case .cleartextPassword:
+            if let e = channelBindingRefusal("a cleartext password") { return fail(e) }
             if let e = needPassword("password") { return fail(e) }
             authenticationMethod = "password"
             state = .awaitingAuthenticationResult
@@ -163,6 +181,7 @@ public struct PGStartupStateMachine: Sendable {
             PGFrontendEncoder.password(Array(password!.utf8), into: &out)
             return .send(out.bytes)
         case .md5Password(let salt):
+            if let e = channelBindingRefusal("MD5") { return fail(e) }
             if let e = needPassword("MD5") { return fail(e) }
             authenticationMethod = "md5"
             state = .awaitingAuthenticationResult
@@ -174,6 +193,14 @@ public struct PGStartupStateMachine: Sendable {
             var binding = channelBinding
             if case .tlsServerEndPoint = binding, !mechanisms.contains("SCRAM-SHA-256-PLUS") {
                 binding = .clientSupportsButServerDoesNot
+            }
+            if case .tlsServerEndPoint = binding {
+            } else if requireChannelBinding {
+                var error = PGError(
+                    code: .tls,
+                    message: "channel_binding=require, but SCRAM-SHA-256-PLUS is not possible (the server offered \(mechanisms.joined(separator: ", ")) on a connection \(channelBinding == .notSupported ? "without TLS" : "over TLS"))")
+                error.tlsFailure = .channelBindingUnavailable
+                return fail(error)
             }
             if case .tlsServerEndPoint = binding {
                 // keep
