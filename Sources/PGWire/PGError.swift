@@ -64,7 +64,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     /// The SQL text of the query that failed, when known (shown only in `debugDescription`).
     public var query: String?
     /// For `.tls` errors: what failed (untrusted certificate, host name mismatch, no TLS on the server, …).
-    public var tlsFailure: TLSFailure?
+    public var tlsFailure: PGError.TLSFailure?
 
     /// Creates an error.
     public init(
