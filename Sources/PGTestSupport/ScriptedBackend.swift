@@ -17,12 +17,17 @@ public final class ScriptedBackend: Sendable {
     /// The port it listens on.
     public let port: Int
     private let fd: Int32
-    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    private final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+        /// True once the accepting thread closed the listening socket (guarded: stop() must not touch it after).
+        let socketClosed = Mutex(false)
+    }
     private let closed = Flag()
 
     /// One accepted client connection (blocking I/O on a background thread).
     public final class Connection: @unchecked Sendable {
         let fd: Int32
+        private let isClosed = Atomic<Bool>(false)
         init(fd: Int32) { self.fd = fd }
 
         /// Sends raw bytes.
@@ -75,8 +80,12 @@ public final class ScriptedBackend: Sendable {
             }
         }
 
-        /// Closes the connection.
-        public func close() { shutdown(fd, Int32(SHUT_RDWR)); Glibc.close(fd) }
+        /// Closes the connection (once: a second close could hit a descriptor number reused by another socket).
+        public func close() {
+            if isClosed.exchange(true, ordering: .acquiringAndReleasing) { return }
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
     }
 
     /// Errors of the script.
@@ -100,11 +109,16 @@ public final class ScriptedBackend: Sendable {
         fd = s
         port = Int(UInt16(bigEndian: addr.sin_port))
         let closed = self.closed
+        // Only this thread closes the listening socket: if stop() closed it, a socket opened meanwhile could reuse
+        // the descriptor number and have its connections accepted here.
         Thread.detachNewThread {
-            // This thread owns the listening descriptor and closes it itself: were stop() to close it, the
-            // number could be reused by another listener before this loop noticed, and it would accept there.
-            defer { Glibc.close(s) }
-            while !closed.value.load(ordering: .acquiring) {
+            defer {
+                closed.socketClosed.withLock { done in
+                    Glibc.close(s)
+                    done = true
+                }
+            }
+            while !closed.value.load(ordering: .relaxed) {
                 let c = accept(s, nil, nil)
                 if c < 0 { return }
                 if closed.value.load(ordering: .acquiring) {
@@ -124,8 +138,10 @@ public final class ScriptedBackend: Sendable {
 
     /// Stops listening.
     public func stop() {
-        if closed.value.exchange(true, ordering: .acquiringAndReleasing) { return }
-        shutdown(fd, Int32(SHUT_RDWR))  // wakes the accept loop, which closes the descriptor
+        if closed.value.exchange(true, ordering: .relaxed) { return }
+        closed.socketClosed.withLock { done in
+            if !done { shutdown(fd, Int32(SHUT_RDWR)) }  // wakes accept(); the accepting thread closes the socket
+        }
     }
 
     deinit { stop() }

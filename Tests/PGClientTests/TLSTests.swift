@@ -350,63 +350,6 @@ import Synchronization
         await #expect(throws: PGError.self) { _ = try await PGConnection.connect(config) }
     }
 
-    /// `openssl s_server` as a stand-in for a PostgreSQL 17 server's direct TLS: the handshake (with ALPN) is what
-    /// is tested; it does not speak the protocol afterwards.
-    static func openSSLServer(alpn: String?) throws -> (Process, Int) {
-        let openssl = "/usr/bin/openssl"
-        guard FileManager.default.isExecutableFile(atPath: openssl) else { throw PGError(code: .misuse, message: "no openssl CLI") }
-        let probe = try OneShotServer { _ in }
-        let port = probe.port
-        probe.stop()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        var args = ["s_server", "-quiet", "-accept", "127.0.0.1:\(port)",
-                    "-cert", try TLSTestDB.tls("server.crt"), "-key", try TLSTestDB.tls("server.key")]
-        if let alpn { args += ["-alpn", alpn] }
-        process.arguments = args
-        process.standardInput = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Wait until it listens.
-        for _ in 0..<100 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            _ = Glibc.close(fd)
-            if rc == 0 { break }
-            usleep(50_000)
-        }
-        return (process, port)
-    }
-
-    @Test func directNegotiationCompletesTheHandshakeWithALPN() async throws {
-        let (server, port) = try Self.openSSLServer(alpn: "postgresql")
-        defer { server.terminate() }
-        var config = try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(port)/db?sslmode=verify-full&sslnegotiation=direct&connect_timeout=2")
-        config.sslRootCert = try TLSTestDB.tls("ca.crt")
-        do {
-            _ = try await PGConnection.connect(config)
-            Issue.record("connected to openssl s_server")
-        } catch let error as PGError {
-            // The TLS handshake (and certificate check) succeeded; the stand-in then never answers the StartupMessage.
-            #expect(error.code == .timeout || error.code == .connectionClosed, "\(error)")
-        }
-    }
-
-    @Test func directNegotiationRequiresThePostgresqlALPN() async throws {
-        let (server, port) = try Self.openSSLServer(alpn: nil)
-        defer { server.terminate() }
-        var config = try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(port)/db?sslmode=require&sslnegotiation=direct&connect_timeout=5")
-        config.sslRootCert = nil
-        await TLSTestDB.expectTLSError(config, .handshakeFailed, "ALPN")
-    }
-
     @Test func largeResultsAndParametersOverTLS() async throws {
         let pg = try await TLSTestDB.server()
         var config = try TLSTestDB.config(pg)
@@ -586,6 +529,8 @@ import Synchronization
 final class OneShotServer: @unchecked Sendable {
     let fd: Int32
     let port: Int
+    /// True once the thread closed the listening socket; stop() must not touch the descriptor after that.
+    let socketClosed = Mutex(false)
     init(_ script: @escaping @Sendable (Int32) -> Void) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
@@ -597,15 +542,23 @@ final class OneShotServer: @unchecked Sendable {
         guard rc == 0, listen(fd, 4) == 0 else { throw PGError(code: .connectionFailed, message: "listen failed") }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = Int(UInt16(bigEndian: addr.sin_port))
+        // Only this thread closes the listening socket: closing it from stop() could let a later socket reuse the
+        // descriptor number while accept() is about to run on it (and steal another test's connection).
         Thread.detachNewThread {
             let c = accept(fd, nil, nil)
+            self.socketClosed.withLock { done in
+                _ = Glibc.close(fd)
+                done = true
+            }
             guard c >= 0 else { return }
             script(c)
             _ = Glibc.close(c)
         }
     }
+    /// Stops listening (wakes the accepting thread, which closes the socket).
     func stop() {
-        shutdown(fd, Int32(SHUT_RDWR))
-        _ = Glibc.close(fd)
+        socketClosed.withLock { done in
+            if !done { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
 }

@@ -512,13 +512,11 @@ public actor PGConnection: PGEventHandler {
             if let severity = info.severityNonLocalized ?? info.severity, severity == "FATAL" || severity == "PANIC" {
                 // The backend is exiting (pg_terminate_backend, shutdown, admin action): fail this query with the
                 // server's error and every other one as closed, without waiting for the socket to report it.
-                if case .execute(let stream) = contexts.removeValue(forKey: unit) {
+                // Closed first, so whoever sees this query's error also sees `isClosed`.
+                closedFlag.store(true, ordering: .releasing)
+                if let context = contexts.removeValue(forKey: unit) {
                     executions.removeValue(forKey: unit)
-                    stream.finish(.failure(error))
-                }
-                if case .simple(let collector) = contexts.removeValue(forKey: unit) {
-                    collector.continuation?.resume(throwing: error)
-                    collector.continuation = nil
+                    fail(context, error)
                 }
                 closeWithError(PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info))
             }
