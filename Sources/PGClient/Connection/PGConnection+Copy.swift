@@ -243,8 +243,8 @@ extension PGConnection {
 public final class PGCopyInWriter: @unchecked Sendable {
     let connection: PGConnection
     let state: PGConnection.CopyInState
-    var buffer = PGWriteBuffer(capacity: chunkSize + 1024)
-    static let chunkSize = 64 * 1024
+    @usableFromInline var buffer = PGWriteBuffer(capacity: chunkSize + 1024)
+    @usableFromInline static let chunkSize = 64 * 1024
 
     init(connection: PGConnection, state: PGConnection.CopyInState) {
         self.connection = connection

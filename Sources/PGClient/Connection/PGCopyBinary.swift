@@ -10,10 +10,11 @@ import PGWire
 /// }
 /// ```
 public final class PGCopyBinaryRowWriter: @unchecked Sendable {
-    let writer: PGCopyInWriter
-    let columnCount: Int?
+    @usableFromInline let writer: PGCopyInWriter
+    @usableFromInline let columnCount: Int?
     /// Rows written so far.
-    public private(set) var rowCount = 0
+    public var rowCount: Int { rowsWritten }
+    @usableFromInline var rowsWritten = 0
 
     static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
 
@@ -40,7 +41,7 @@ public final class PGCopyBinaryRowWriter: @unchecked Sendable {
         try checkCount(count)
         writer.buffer.writeInteger(Int16(truncatingIfNeeded: count))
         for value in repeat each values { try Self.encode(value, into: &writer.buffer) }
-        rowCount += 1
+        rowsWritten += 1
         if writer.buffer.count >= PGCopyInWriter.chunkSize { try await writer.flush() }
     }
 
@@ -49,18 +50,19 @@ public final class PGCopyBinaryRowWriter: @unchecked Sendable {
         try checkCount(values.count)
         writer.buffer.writeInteger(Int16(truncatingIfNeeded: values.count))
         for value in values { try Self.encode(value, into: &writer.buffer) }
-        rowCount += 1
+        rowsWritten += 1
         if writer.buffer.count >= PGCopyInWriter.chunkSize { try await writer.flush() }
     }
 
-    private func checkCount(_ count: Int) throws {
+    @usableFromInline
+    func checkCount(_ count: Int) throws {
         if let columnCount, count != columnCount {
             throw PGError(code: .encoding, message: "row \(rowCount + 1) has \(count) values for \(columnCount) columns")
         }
         if count > Int(Int16.max) { throw PGError(code: .encoding, message: "a row may hold at most 32767 values") }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func encode<T: PGEncodable>(_ value: T, into buffer: inout PGWriteBuffer) throws {
         if value.pgIsNull {
             buffer.writeInteger(Int32(-1))
