@@ -448,7 +448,10 @@ extension PGConnection {
         if let oldest = contexts.keys.min(), oldest == unit {
             sendCancelRequest()
         } else {
-            executions[unit]?.cancelWhenStarted = true
+            if executions[unit] != nil, executions[unit]?.cancelWhenStarted == false {
+                executions[unit]?.cancelWhenStarted = true
+                pendingEarlyCancels += 1
+            }
         }
     }
 

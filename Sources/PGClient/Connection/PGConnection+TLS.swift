@@ -245,10 +245,7 @@ extension PGConnection {
             }
             if n == -1 { return }
             if n == 0 || n == -2 {
-                processMessages()
-                if fdClosed { return }
-                let underlying = n == 0 ? "end of stream" : (tls.lastError ?? PGSocket.errorDescription(failure))
-                closeWithError(PGError(code: .connectionClosed, message: "the server closed the connection", underlying: underlying))
+                inputEnded(underlying: n == 0 ? "end of stream" : (tls.lastError ?? PGSocket.errorDescription(failure)))
                 return
             }
             processMessages()

@@ -1,0 +1,191 @@
+import Logging
+import PGCrypto
+import PGTransport
+import PGWire
+import Synchronization
+
+/// Running the response state machine's actions for the requests in flight.
+extension PGConnection {
+    func perform(_ action: PGResponseStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .row(let unit, let row):
+            if unit == batchUnit, batchStream != nil {
+                batchRows.append(row)
+                return
+            }
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute(let stream), .copyOut(let stream):
+                batchUnit = unit
+                batchStream = stream
+                batchRows.append(row)
+            case .simple(let collector):
+                if let columns = collector.current?.columns {
+                    collector.current?.rows.append(PGRow(columns: columns, data: row))
+                }
+            default:
+                break
+            }
+        case .rowDescription(let unit, let columns):
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute(let stream): stream.setColumns(columns)
+            case .simple(let collector): collector.current = PGQueryResult(columns: columns, rows: [], commandTag: "")
+            default: break
+            }
+        case .commandComplete(let unit, let tag):
+            flushRowBatch()
+            switch contexts[unit] {
+            case .execute, .copyOut:
+                // Completed at ReadyForQuery: a stray message before it still fails this query.
+                executions[unit]?.tag = tag
+            case .copyIn(let state):
+                state.tag = tag
+            case .simple(let collector):
+                var result = collector.current ?? PGQueryResult(columns: nil, rows: [], commandTag: "")
+                result.commandTag = tag
+                collector.results.append(result)
+                collector.current = nil
+            default: break
+            }
+        case .emptyQuery(let unit):
+            switch contexts[unit] {
+            case .execute: executions[unit]?.tag = ""
+            case .simple(let collector):
+                collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
+            default: break
+            }
+        case .prepared(let unit, let parameters, let rows):
+            guard case .prepare(let key) = contexts[unit], let statement = statements[key] else { return }
+            statement.parameterTypes = parameters
+            if let rows {
+                let formats = rows.columns.map { Self.binaryResultTypes.contains($0.dataType) ? PGFormat.binary : .text }
+                statement.columns = rows.withFormats(formats)
+                if formats.allSatisfy({ $0 == .binary }) {
+                    statement.resultFormats = [.binary]
+                } else if formats.allSatisfy({ $0 == .text }) {
+                    statement.resultFormats = []
+                } else {
+                    statement.resultFormats = formats
+                }
+            }
+            statement.ready = true
+            let waiters = statement.waiters
+            statement.waiters = []
+            for w in waiters { w.resume() }
+        case .failed(let unit, let info):
+            flushRowBatch()
+            let error = PGError(code: .server, message: info.message, serverInfo: info)
+            switch contexts[unit] {
+            case .execute:
+                executions[unit]?.error = error
+                if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
+                   let statement = statements.removeValue(forKey: key) {
+                    // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
+                    // changed (DDL): prepare it again next time; close the old name if the server still has it.
+                    logger.debug("re-preparing a statement the server rejected", metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)"])
+                    if info.sqlState != .invalidSqlStatementName { enqueueClose(statement.name) }
+                }
+            case .prepare(let key):
+                if let statement = statements.removeValue(forKey: key) {
+                    let waiters = statement.waiters
+                    statement.waiters = []
+                    for w in waiters { w.resume(throwing: error) }
+                }
+            case .simple(let collector):
+                collector.error = error
+            case .copyOut:
+                executions[unit]?.error = error
+            case .copyIn(let state):
+                state.error = error
+                state.wakeWriter()
+            default:
+                break
+            }
+            if let severity = info.severityNonLocalized ?? info.severity, severity == "FATAL" || severity == "PANIC" {
+                // The backend is exiting (pg_terminate_backend, shutdown, admin action): fail this query with the
+                // server's error and every other one as closed, without waiting for the socket to report it.
+                // Closed first, so whoever sees this query's error also sees `isClosed`.
+                closedFlag.store(true, ordering: .releasing)
+                if let context = contexts.removeValue(forKey: unit) {
+                    if executions.removeValue(forKey: unit)?.cancelWhenStarted == true { pendingEarlyCancels -= 1 }
+                    fail(context, error)
+                }
+                closeWithError(PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info))
+            }
+        case .done(let unit, let status):
+            transactionStatus = status
+            if let context = contexts.removeValue(forKey: unit) {
+                switch context {
+                case .copyIn(let state):
+                    state.done()
+                case .execute(let stream), .copyOut(let stream):
+                    let info = executions.removeValue(forKey: unit)
+                    if info?.cancelWhenStarted == true { pendingEarlyCancels -= 1 }
+                    if let timer = info?.timer { eventLoop.cancelTimer(timer) }
+                    if var error = info?.error {
+                        if info?.timedOut == true, error.sqlState == .queryCanceled {
+                            error = PGError(code: .timeout, message: "the query timed out and was cancelled", serverInfo: error.serverInfo)
+                        } else if let server = error.serverInfo, Self.isStaleStatementError(server), status == .idle, !stream.receivedAny {
+                            stream.markRecoverable()
+                        }
+                        stream.finish(.failure(error))
+                    } else if let tag = info?.tag {
+                        stream.finish(.success(commandTag: tag))
+                    } else {
+                        stream.finish(.failure(PGError.violation("the statement ended without completing")))
+                    }
+                case .simple(let collector):
+                    if let error = collector.error {
+                        collector.continuation?.resume(throwing: error)
+                    } else {
+                        collector.continuation?.resume(returning: collector.results)
+                    }
+                    collector.continuation = nil
+                case .prepare(let key):
+                    if let statement = statements[key], !statement.ready {
+                        statements.removeValue(forKey: key)
+                        let error = PGError.violation("the statement was not described")
+                        for w in statement.waiters { w.resume(throwing: error) }
+                        statement.waiters = []
+                    }
+                case .closeStatement:
+                    break
+                }
+            }
+            // A request queued behind this one whose cancellation (or timeout) came early runs now: cancel it.
+            // (Only scanned while such a mark exists: the scan is O(requests in flight).)
+            if pendingEarlyCancels > 0, let next = contexts.keys.min(), executions[next]?.cancelWhenStarted == true {
+                executions[next]?.cancelWhenStarted = false
+                pendingEarlyCancels -= 1
+                sendCancelRequest()
+            }
+        case .copyInReady(let unit, _, _):
+            if case .copyIn(let state) = contexts[unit] { state.started() }
+        case .copyOutStarted:
+            break
+        case .copyData(let unit, let bytes):
+            perform(.row(unit, PGDataRow(fields: bytes, columnCount: 0)))
+        case .rejectCopyIn:
+            PGFrontendEncoder.copyFail(reason: "COPY FROM STDIN is not supported by this call; use the COPY API", into: &out)
+            eventLoop.scheduleFlush(self)
+        case .notice(let info):
+            logger.notice("server notice", metadata: ["pg.severity": "\(info.severity ?? "")", "pg.sqlstate": "\(info.sqlState.rawValue)", "pg.message": "\(info.message)"])
+        case .notification(let pid, let channel, let payload):
+            deliverNotification(PGNotification(channel: channel, payload: payload, processID: pid))
+        case .parameterStatus(let name, let value):
+            serverParameters[name] = value
+        case .violation(let error):
+            logger.error("protocol violation", metadata: ["error": "\(error.message)"])
+            closeWithError(error)
+        }
+    }
+
+    /// The server no longer has our prepared statement (26000), or its cached plan's result type changed.
+    static func isStaleStatementError(_ info: PGServerErrorInfo) -> Bool {
+        info.sqlState == .invalidSqlStatementName
+            || (info.sqlState == .featureNotSupported && info.message.contains("cached plan must not change result type"))
+    }
+}
