@@ -36,34 +36,6 @@ extension PGPool {
         try await self.query(query, timeout: timeout).drainCount()
     }
 
-    /// `PGConnection.queryOne` on a pooled connection.
-    public nonisolated func queryOne(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow {
-        guard let row = try await queryOptional(query, timeout: timeout) else {
-            throw PGError(code: .decoding, message: "the query returned no rows; expected exactly one", query: query.sql)
-        }
-        return row
-    }
-
-    /// `PGConnection.queryOptional` on a pooled connection.
-    public nonisolated func queryOptional(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRow? {
-        try await self.query(query, timeout: timeout).atMostOneRow(sql: query.sql)
-    }
-
-    /// `queryOne` decoded into a tuple (or one value).
-    ///
-    /// ```swift
-    /// let n = try await pool.queryOne("SELECT count(*) FROM users", as: Int.self)
-    /// ```
-    public nonisolated func queryOne<each T: PGDecodable>(_ query: PGQuery, as types: (repeat each T).Type, timeout: Duration? = nil) async throws -> (repeat each T) {
-        try await queryOne(query, timeout: timeout).decode((repeat each T).self)
-    }
-
-    /// `queryOne` decoded into a `Decodable` type by column name.
-    @_disfavoredOverload
-    public nonisolated func queryOne<T: Decodable>(_ query: PGQuery, as type: T.Type, timeout: Duration? = nil) async throws -> T {
-        try await queryOne(query, timeout: timeout).decode(T.self)
-    }
-
     /// A transaction on one pooled connection: commits when `body` returns, rolls back when it throws or the
     /// task is cancelled.
     ///
