@@ -179,3 +179,28 @@ func say(_ line: String) {
     print(line)
     fflush(nil)
 }
+
+/// W5's loop, shared by the in-process clients: `send(i)` sends notification i, `receive()` awaits the next
+/// payload. 50 warm-up round trips, then `n` measured ones; p50/p99 in microseconds.
+func measureNotifyRoundTrips(
+    server: ServerCPU?, n: Int, send: (Int) async throws -> Void, receive: () async throws -> String?
+) async throws -> Sample {
+    var latencies: [Double] = []
+    latencies.reserveCapacity(n)
+    func once(_ i: Int) async throws -> Double {
+        let t0 = ContinuousClock.now
+        try await send(i)
+        guard let payload = try await receive() else { throw BenchError("notification stream ended") }
+        let elapsed = ContinuousClock.now - t0
+        try verify(payload == String(i), "W5 payload \(payload) != \(i)")
+        return elapsed.seconds * 1e6
+    }
+    for i in 0..<50 { _ = try await once(-i - 1) }
+    var sample = try await measureInProcess(server: server, operations: n) {
+        for i in 0..<n { latencies.append(try await once(i)) }
+    }
+    latencies.sort()
+    sample.p50 = Stats.percentile(latencies, 50)
+    sample.p99 = Stats.percentile(latencies, 99)
+    return sample
+}

@@ -233,24 +233,10 @@ struct NIOClient: BenchClient {
         defer { Task { try? await listener.close(); try? await sender.close() } }
         var sample = try await listener.listen(on: Workload.notifyChannel) { notifications in
             var iterator = notifications.makeAsyncIterator()
-            var latencies: [Double] = []
-            latencies.reserveCapacity(n)
-            func once(_ i: Int) async throws -> Double {
-                let t0 = ContinuousClock.now
-                _ = try await sender.query("SELECT pg_notify(\(Workload.notifyChannel), \(String(i)))", logger: Self.logger).collect()
-                guard let note = try await iterator.next() else { throw BenchError("notification stream ended") }
-                let elapsed = ContinuousClock.now - t0
-                try verify(note.payload == String(i), "W5 payload \(note.payload) != \(i)")
-                return elapsed.seconds * 1e6
-            }
-            for i in 0..<50 { _ = try await once(-i - 1) }
-            var sample = try await measureInProcess(server: ctx.server, operations: n) {
-                for i in 0..<n { latencies.append(try await once(i)) }
-            }
-            latencies.sort()
-            sample.p50 = Stats.percentile(latencies, 50)
-            sample.p99 = Stats.percentile(latencies, 99)
-            return sample
+            return try await measureNotifyRoundTrips(
+                server: ctx.server, n: n,
+                send: { i in _ = try await sender.query("SELECT pg_notify(\(Workload.notifyChannel), \(String(i)))", logger: Self.logger).collect() },
+                receive: { try await iterator.next()?.payload })
         }
         sample.note = "pg_notify on a second connection, wait for delivery"
         try await listener.close(); try await sender.close()

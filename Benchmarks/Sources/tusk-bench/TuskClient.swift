@@ -164,24 +164,10 @@ struct TuskClient: BenchClient {
         let notifications = try await listener.listen(Workload.notifyChannel)
         var sample = try await maybeOnLoop(listener) {
             var iterator = notifications.makeAsyncIterator()
-            var latencies: [Double] = []
-            latencies.reserveCapacity(n)
-            func once(_ i: Int) async throws -> Double {
-                let t0 = ContinuousClock.now
-                try await sender.notify(channel: Workload.notifyChannel, payload: String(i))
-                guard let note = try await iterator.next() else { throw BenchError("notification stream ended") }
-                let elapsed = ContinuousClock.now - t0
-                try verify(note.payload == String(i), "W5 payload \(note.payload) != \(i)")
-                return elapsed.seconds * 1e6
-            }
-            for i in 0..<50 { _ = try await once(-i - 1) }
-            var sample = try await measureInProcess(server: ctx.server, operations: n) {
-                for i in 0..<n { latencies.append(try await once(i)) }
-            }
-            latencies.sort()
-            sample.p50 = Stats.percentile(latencies, 50)
-            sample.p99 = Stats.percentile(latencies, 99)
-            return sample
+            return try await measureNotifyRoundTrips(
+                server: ctx.server, n: n,
+                send: { i in try await sender.notify(channel: Workload.notifyChannel, payload: String(i)) },
+                receive: { try await iterator.next()?.payload })
         }
         sample.note = "notify() on a second connection, wait for delivery"
         await listener.close()
