@@ -161,44 +161,58 @@ extension TemporaryPostgres {
 
     // MARK: Start
 
+    /// A cluster's temporary directory: data/, sock/, postgres.log inside a short path (socket paths are
+    /// limited to ~100 bytes), registered for clean-up at exit and watched by the watchdog.
+    struct ClusterDirectory {
+        let path: String
+        var data: String { path + "/data" }
+        var socket: String { path + "/sock" }
+        var log: String { path + "/postgres.log" }
+    }
+
+    static func makeClusterDirectory(prefix: String, runAs: RunAs?) throws -> ClusterDirectory {
+        let base = ProcessInfo.processInfo.environment["TUSK_PG_TMPDIR"] ?? "/tmp"
+        var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw TemporaryPostgresError("mkdtemp in \(base) failed: errno \(errno)")
+        }
+        let dir = ClusterDirectory(path: String(cString: made))
+        register(temporaryDirectory: dir.path, dataDirectory: dir.data)
+        do {
+            try startWatchdog(temporaryDirectory: dir.path)
+            guard mkdir(dir.socket, 0o700) == 0 else {
+                throw TemporaryPostgresError("mkdir \(dir.socket) failed: errno \(errno)")
+            }
+            chmod(dir.path, 0o700)
+            if let runAs {
+                for path in [dir.path, dir.socket] where chown(path, runAs.uid, runAs.gid) != 0 {
+                    throw TemporaryPostgresError("chown \(path) to \(runAs.userName) failed: errno \(errno)")
+                }
+            }
+        } catch {
+            discardClusterDirectory(dir)
+            throw error
+        }
+        return dir
+    }
+
+    /// Undoes a start that failed: kills a server that may have started, removes the directory.
+    static func discardClusterDirectory(_ dir: ClusterDirectory) {
+        killAndWait(pid: readPostmasterPID(dataDirectory: dir.data))
+        unregister(dir.path)
+        try? FileManager.default.removeItem(atPath: dir.path)
+    }
+
     static func startManaged(options: Options) async throws -> TemporaryPostgres {
         ignoreSIGPIPE()
         let binDirectory = try await findBinaries(explicit: options.binDirectory)
         let fixtures = options.applyFixtures ? try fixturesDirectory(explicit: options.fixturesDirectory) : nil
         let runAs = try runAsPostgresIfRoot()
 
-        // Temporary directory: data/, sock/, postgres.log. Short path: socket paths are limited
-        // to ~100 bytes.
-        let base = ProcessInfo.processInfo.environment["TUSK_PG_TMPDIR"] ?? "/tmp"
-        var template = Array((base + "/tusk-pg-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw TemporaryPostgresError("mkdtemp in \(base) failed: errno \(errno)")
-        }
-        let tmp = String(cString: made)
-        let data = tmp + "/data"
-        let sock = tmp + "/sock"
-        let log = tmp + "/postgres.log"
-
+        let dir = try makeClusterDirectory(prefix: "tusk-pg", runAs: runAs)
+        let (tmp, data, sock, log) = (dir.path, dir.data, dir.socket, dir.log)
         var started = false
-        register(temporaryDirectory: tmp, dataDirectory: data)
-        defer {
-            if !started {
-                killAndWait(pid: readPostmasterPID(dataDirectory: data))
-                unregister(tmp)
-                try? FileManager.default.removeItem(atPath: tmp)
-            }
-        }
-        try startWatchdog(temporaryDirectory: tmp)
-
-        guard mkdir(sock, 0o700) == 0 else {
-            throw TemporaryPostgresError("mkdir \(sock) failed: errno \(errno)")
-        }
-        chmod(tmp, 0o700)
-        if let runAs {
-            for path in [tmp, sock] where chown(path, runAs.uid, runAs.gid) != 0 {
-                throw TemporaryPostgresError("chown \(path) to \(runAs.userName) failed: errno \(errno)")
-            }
-        }
+        defer { if !started { discardClusterDirectory(dir) } }
 
         let env = cleanEnvironment()
         let initdb = try await runProcess(

@@ -22,32 +22,10 @@ extension TemporaryPostgres {
         guard !isExternal, let binDirectory else {
             throw TemporaryPostgresError("startReplica() needs a managed server (not DATABASE_URL/PGHOST)")
         }
-        let base = ProcessInfo.processInfo.environment["TUSK_PG_TMPDIR"] ?? "/tmp"
-        var template = Array((base + "/tusk-rep-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw TemporaryPostgresError("mkdtemp in \(base) failed: errno \(errno)")
-        }
-        let tmp = String(cString: made)
-        let data = tmp + "/data"
-        let sock = tmp + "/sock"
-        let log = tmp + "/postgres.log"
+        let dir = try Self.makeClusterDirectory(prefix: "tusk-rep", runAs: runAs)
+        let (tmp, data, sock, log) = (dir.path, dir.data, dir.socket, dir.log)
         var started = false
-        Self.register(temporaryDirectory: tmp, dataDirectory: data)
-        defer {
-            if !started {
-                Self.killAndWait(pid: Self.readPostmasterPID(dataDirectory: data))
-                Self.unregister(tmp)
-                try? FileManager.default.removeItem(atPath: tmp)
-            }
-        }
-        try Self.startWatchdog(temporaryDirectory: tmp)
-        guard mkdir(sock, 0o700) == 0 else { throw TemporaryPostgresError("mkdir \(sock) failed: errno \(errno)") }
-        chmod(tmp, 0o700)
-        if let runAs {
-            for path in [tmp, sock] where chown(path, runAs.uid, runAs.gid) != 0 {
-                throw TemporaryPostgresError("chown \(path) to \(runAs.userName) failed: errno \(errno)")
-            }
-        }
+        defer { if !started { Self.discardClusterDirectory(dir) } }
         let env = Self.cleanEnvironment()
         let backup = try await Self.runProcess(
             executable: binDirectory + "/pg_basebackup",
