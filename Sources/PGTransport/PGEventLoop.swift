@@ -43,7 +43,13 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     // Loop-thread-only state.
     private var handlers: [Int32: any PGEventHandler] = [:]
     private var flushList: [any PGEventHandler] = []
+    private var flushing: [any PGEventHandler] = []
     private var flushSet: Set<ObjectIdentifier> = []
+    /// Jobs enqueued by the loop's own thread (a reply resuming a waiter): no lock, no wake-up.
+    private var localJobs: [UnownedJob] = []
+    /// The batch being run (swapped with the queues so draining never allocates).
+    private var runningJobs: [UnownedJob] = []
+    private var runningClosures: [@Sendable () -> Void] = []
     private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
     private var nextTimerID: UInt64 = 1
     private static let wakeToken: UInt64 = .max
@@ -86,6 +92,10 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
+        if inEventLoop {
+            localJobs.append(unowned)
+            return
+        }
         let wake = pending.withLock { p -> Bool in
             p.jobs.append(unowned)
             if p.sleeping {
@@ -155,7 +165,14 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
     public func scheduleFlush(_ handler: any PGEventHandler) {
         precondition(inEventLoop)
-        if flushSet.insert(ObjectIdentifier(handler)).inserted { flushList.append(handler) }
+        if flushList.count < 8 {
+            // A short list (the usual case): a scan is cheaper than hashing.
+            for h in flushList where h === handler { return }
+            flushList.append(handler)
+            if flushList.count == 8 { for h in flushList { flushSet.insert(ObjectIdentifier(h)) } }
+        } else if flushSet.insert(ObjectIdentifier(handler)).inserted {
+            flushList.append(handler)
+        }
     }
 
     /// Runs `body` on the loop after `delay`; returns an id for `cancelTimer`.
@@ -185,7 +202,7 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
         var events = [ctusk_event](repeating: ctusk_event(), count: 64)
         while !stopped.load(ordering: .relaxed) {
             var timeout: Int32 = -1
-            let hasWork = pending.withLock { p -> Bool in
+            let hasWork = !localJobs.isEmpty || pending.withLock { p -> Bool in
                 if p.jobs.isEmpty && p.closures.isEmpty {
                     p.sleeping = true
                     return false
@@ -223,24 +240,31 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     }
 
     private func runPending() {
-        // Run until the queue is empty, so work enqueued by jobs runs in the same iteration.
+        // Run until the queues are empty, so work enqueued by jobs runs in the same iteration.
+        let serial = asUnownedSerialExecutor()
+        let task = asUnownedTaskExecutor()
         var rounds = 0
         while rounds < 16 {
             rounds += 1
-            let (jobs, closures) = pending.withLock { p -> ([UnownedJob], [@Sendable () -> Void]) in
-                let j = p.jobs
-                let c = p.closures
-                p.jobs.removeAll(keepingCapacity: true)
-                p.closures.removeAll(keepingCapacity: true)
-                return (j, c)
+            swap(&runningJobs, &localJobs)
+            pending.withLock { p in
+                if runningJobs.isEmpty {
+                    swap(&runningJobs, &p.jobs)
+                } else if !p.jobs.isEmpty {
+                    runningJobs.append(contentsOf: p.jobs)
+                    p.jobs.removeAll(keepingCapacity: true)
+                }
+                if !p.closures.isEmpty { swap(&runningClosures, &p.closures) }
             }
-            if jobs.isEmpty && closures.isEmpty { return }
-            for c in closures { c() }
-            let serial = asUnownedSerialExecutor()
-            let task = asUnownedTaskExecutor()
-            for job in jobs {
+            if runningJobs.isEmpty && runningClosures.isEmpty { return }
+            if !runningClosures.isEmpty {
+                for c in runningClosures { c() }
+                runningClosures.removeAll(keepingCapacity: true)
+            }
+            for job in runningJobs {
                 job.runSynchronously(isolatedTo: serial, taskExecutor: task)
             }
+            runningJobs.removeAll(keepingCapacity: true)
             flushAll()
         }
     }
@@ -256,10 +280,10 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
 
     private func flushAll() {
         guard !flushList.isEmpty else { return }
-        let list = flushList
-        flushList.removeAll(keepingCapacity: true)
-        flushSet.removeAll(keepingCapacity: true)
-        for h in list { h.eventLoopFlush() }
+        swap(&flushing, &flushList)
+        if !flushSet.isEmpty { flushSet.removeAll(keepingCapacity: true) }
+        for h in flushing { h.eventLoopFlush() }
+        flushing.removeAll(keepingCapacity: true)
     }
 }
 

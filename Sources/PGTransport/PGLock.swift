@@ -11,7 +11,7 @@ import CTuskShims
 /// ```
 public final class PGLock<Value>: @unchecked Sendable {
     private let lock: OpaquePointer
-    private var value: Value
+    @usableFromInline var value: Value
 
     /// Creates the lock around `value`.
     public init(_ value: Value) {
@@ -33,7 +33,7 @@ public final class PGLock<Value>: @unchecked Sendable {
 
     @usableFromInline func _lock() { ctusk_lock_lock(lock) }
     @usableFromInline func _unlock() { ctusk_lock_unlock(lock) }
-    @usableFromInline func _withValue<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+    @inlinable @inline(__always) func _withValue<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         try body(&value)
     }
 }

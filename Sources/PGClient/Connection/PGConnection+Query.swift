@@ -380,7 +380,7 @@ extension PGConnection {
     /// socket). A unit still queued behind others is marked, and cancelled when its turn comes.
     func cancelUnit(_ unit: UInt64) {
         guard contexts[unit] != nil else { return }
-        if let oldest = contexts.keys.min(), oldest == unit {
+        if let oldest = contexts.oldestID, oldest == unit {
             sendCancelRequest()
         } else {
             if executions[unit] != nil, executions[unit]?.cancelWhenStarted == false {

@@ -11,23 +11,7 @@ extension PGConnection {
         case .none:
             break
         case .row(let unit, let row):
-            if unit == batchUnit, batchStream != nil {
-                batchRows.append(row)
-                return
-            }
-            flushRowBatch()
-            switch contexts[unit] {
-            case .execute(let stream), .copyOut(let stream):
-                batchUnit = unit
-                batchStream = stream
-                batchRows.append(row)
-            case .simple(let collector):
-                if let columns = collector.current?.columns {
-                    collector.current?.rows.append(PGRow(columns: columns, data: row))
-                }
-            default:
-                break
-            }
+            rowReceived(unit, row)
         case .rowDescription(let unit, let columns):
             flushRowBatch()
             switch contexts[unit] {
@@ -157,7 +141,7 @@ extension PGConnection {
             }
             // A request queued behind this one whose cancellation (or timeout) came early runs now: cancel it.
             // (Only scanned while such a mark exists: the scan is O(requests in flight).)
-            if pendingEarlyCancels > 0, let next = contexts.keys.min(), executions[next]?.cancelWhenStarted == true {
+            if pendingEarlyCancels > 0, let next = contexts.oldestID, executions[next]?.cancelWhenStarted == true {
                 executions[next]?.cancelWhenStarted = false
                 pendingEarlyCancels -= 1
                 sendCancelRequest()
@@ -180,6 +164,28 @@ extension PGConnection {
         case .violation(let error):
             logger.error("protocol violation", metadata: ["error": "\(error.message)"])
             closeWithError(error)
+        }
+    }
+
+    /// A row for `unit`: batched per read for a streamed result, collected for a simple query.
+    @inline(__always)
+    func rowReceived(_ unit: UInt64, _ row: PGDataRow) {
+        if unit == batchUnit, batchStream != nil {
+            batchRows.append(row)
+            return
+        }
+        flushRowBatch()
+        switch contexts[unit] {
+        case .execute(let stream), .copyOut(let stream):
+            batchUnit = unit
+            batchStream = stream
+            batchRows.append(row)
+        case .simple(let collector):
+            if let columns = collector.current?.columns {
+                collector.current?.rows.append(PGRow(columns: columns, data: row))
+            }
+        default:
+            break
         }
     }
 

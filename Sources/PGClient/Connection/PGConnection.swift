@@ -40,23 +40,25 @@ public actor PGConnection: PGEventHandler {
     var fdClosed = false
 
     enum Phase {
-        case startup(PGStartupStateMachine)
+        case startup
         case ready
         case closing
         case closed(PGError)
     }
     var phase: Phase
+    /// The start-up exchange's state, until ReadyForQuery (kept out of `phase`, which is read per message).
+    var startupMachine: PGStartupStateMachine?
     var startupContinuation: CheckedContinuation<Void, any Error>?
     var startupTimer: UInt64?
 
     var responses = PGResponseStateMachine()
     var nextUnitID: UInt64 = 1
-    var contexts: [UInt64: Context] = [:]
+    var contexts = PGUnitTable<Context>()
     var batchUnit: UInt64 = 0
     var batchStream: PGRowStream?
     var batchRows: [PGDataRow] = []
     /// Per execute request: its statement, timeout timer, and the outcome held until ReadyForQuery.
-    var executions: [UInt64: ExecutionInfo] = [:]
+    var executions = PGUnitTable<ExecutionInfo>()
     /// How many requests in `executions` are marked `cancelWhenStarted`.
     var pendingEarlyCancels = 0
 
@@ -139,7 +141,8 @@ public actor PGConnection: PGEventHandler {
         logger[metadataKey: "pg.connection.id"] = "\(id)"
         self.logger = logger
         self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
-        self.phase = .startup(startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password))
+        self.phase = .startup
+        self.startupMachine = startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password)
         let random = (try? PGSecureRandom.bytes(6)) ?? []
         self.useUnnamedStatements = configuration.statementCacheSize == 0
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
@@ -194,8 +197,19 @@ public actor PGConnection: PGEventHandler {
 
     func processMessages() {
         do {
-            while !fdClosed, let message = try decoder.nextMessage() {
-                handle(message)
+            while !fdClosed, let frame = try decoder.nextFrame() {
+                // DataRows of the result being read (the bulk of the traffic) skip the message enum and the
+                // state machine's action: the machine says which unit takes them and how many columns they have.
+                if frame.type == UInt8(ascii: "D"), responses.rowUnit != 0 {
+                    let row = try decoder.dataRow(frame)
+                    if row.columnCount == responses.rowColumns {
+                        rowReceived(responses.rowUnit, row)
+                    } else {
+                        handle(.dataRow(row))  // the machine reports the column-count violation
+                    }
+                    continue
+                }
+                handle(try decoder.message(frame))
             }
         } catch {
             closeWithError(error)
@@ -205,9 +219,12 @@ public actor PGConnection: PGEventHandler {
 
     func handle(_ message: PGBackendMessage) {
         switch phase {
-        case .startup(var machine):
+        case .ready, .closing:
+            perform(responses.messageReceived(message))
+        case .startup:
+            guard var machine = startupMachine else { return }
             let action = machine.messageReceived(message)
-            phase = .startup(machine)
+            startupMachine = machine
             switch action {
             case .send(let bytes):
                 out.writeBytes(bytes)
@@ -226,14 +243,13 @@ public actor PGConnection: PGEventHandler {
                 secretKey = result.secretKey
                 transactionStatus = result.transactionStatus
                 phase = .ready
+                startupMachine = nil
                 if let t = startupTimer { eventLoop.cancelTimer(t) }
                 startupTimer = nil
                 logger.debug("connected", metadata: ["pg.address": "\(address)", "pg.backend_pid": "\(result.processID)"])
                 startupContinuation?.resume()
                 startupContinuation = nil
             }
-        case .ready, .closing:
-            perform(responses.messageReceived(message))
         case .closed:
             break
         }
@@ -304,6 +320,7 @@ public actor PGConnection: PGEventHandler {
         if case .closed = phase { return }
         phase = .closed(error)
         closedFlag.store(true, ordering: .releasing)
+        startupMachine = nil
         if !fdClosed {
             eventLoop.deregister(fd: fd)
             tls?.shutdown()
@@ -322,9 +339,9 @@ public actor PGConnection: PGEventHandler {
             guard let context = contexts.removeValue(forKey: unit) else { continue }
             fail(context, error)
         }
-        for (_, context) in contexts { fail(context, error) }
+        for context in contexts.allValues { fail(context, error) }
         contexts.removeAll()
-        for (_, info) in executions { if let t = info.timer { eventLoop.cancelTimer(t) } }
+        for info in executions.allValues { if let t = info.timer { eventLoop.cancelTimer(t) } }
         executions.removeAll()
         pendingEarlyCancels = 0
         for (_, statement) in statements {

@@ -11,8 +11,11 @@
 public struct PGBackendMessageDecoder: Sendable {
     /// Messages longer than this (the length field, in bytes) are rejected as protocol violations.
     public let maxMessageLength: Int
+    /// Received bytes live in `buffer[readIndex..<writeIndex]`. The array's count is its whole allocation
+    /// (bytes past `writeIndex` are scratch), so a read can fill the storage in place.
     @usableFromInline var buffer: [UInt8] = []
     @usableFromInline var readIndex: Int = 0
+    @usableFromInline var writeIndex: Int = 0
 
     /// Creates a decoder. The default maximum is 1 GiB.
     public init(maxMessageLength: Int = 1 << 30) {
@@ -20,65 +23,140 @@ public struct PGBackendMessageDecoder: Sendable {
     }
 
     /// Bytes received but not yet decoded.
-    @inlinable public var unreadCount: Int { buffer.count - readIndex }
+    @inlinable public var unreadCount: Int { writeIndex - readIndex }
 
     /// Appends received bytes.
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        compactIfUseful()
-        buffer.append(contentsOf: bytes)
+        let count = bytes.count
+        _ = readFrom(capacity: count) { pointer, capacity in
+            let target = pointer.bindMemory(to: UInt8.self, capacity: capacity)
+            _ = UnsafeMutableBufferPointer(start: target, count: capacity).initialize(from: bytes)
+            return count
+        }
     }
 
-    /// Reads from a source directly into fresh storage: `read(pointer, capacity)` returns the bytes written
-    /// (0 for end of stream, negative for "nothing now"). Rows already decoded keep referencing the old storage,
-    /// so storage is never mutated while slices of it may be alive.
+    /// Reads from a source into the buffer: `read(pointer, capacity)` returns the bytes written (0 for end of
+    /// stream, negative for "nothing now"). Rows already decoded keep referencing the storage they came from,
+    /// so storage is reused only when nothing references it any more; otherwise the read goes to fresh storage.
     public mutating func readFrom(capacity: Int = 65_536, _ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
-        let tail = buffer.count - readIndex
+        let tail = writeIndex - readIndex
         var result = 0
-        let newBuffer = [UInt8](unsafeUninitializedCapacity: tail + capacity) { storage, initialized in
-            if tail > 0 {
-                buffer.withUnsafeBufferPointer { old in
-                    storage.baseAddress!.update(from: old.baseAddress! + readIndex, count: tail)
-                }
+        if tail + capacity <= buffer.count, storageIsUnique() {
+            let from = readIndex
+            buffer.withUnsafeMutableBufferPointer { storage in
+                let base = storage.baseAddress!
+                if tail > 0 && from > 0 { base.update(from: base + from, count: tail) }
+                result = read(UnsafeMutableRawPointer(base + tail), capacity)
             }
-            result = read(UnsafeMutableRawPointer(storage.baseAddress! + tail), capacity)
-            initialized = tail + max(result, 0)
+        } else {
+            let from = readIndex
+            buffer = [UInt8](unsafeUninitializedCapacity: tail + max(capacity, 4096)) { storage, initialized in
+                if tail > 0 {
+                    buffer.withUnsafeBufferPointer { old in
+                        storage.baseAddress!.update(from: old.baseAddress! + from, count: tail)
+                    }
+                }
+                result = read(UnsafeMutableRawPointer(storage.baseAddress! + tail), capacity)
+                // The whole allocation counts as the array (UInt8 is trivial); only [0, writeIndex) is data.
+                initialized = storage.count
+            }
         }
-        buffer = newBuffer
         readIndex = 0
+        writeIndex = tail + max(result, 0)
         return result
     }
 
+    /// True when no slice (a decoded row) still references the buffer's storage.
     @usableFromInline
-    mutating func compactIfUseful() {
-        if readIndex > 0 && readIndex == buffer.count {
-            buffer = []
-            readIndex = 0
-        } else if readIndex > 65_536 {
-            buffer = Array(buffer[readIndex...])
-            readIndex = 0
+    mutating func storageIsUnique() -> Bool {
+        // An Array is one reference to its storage object; check that object's reference count in place.
+        withUnsafeMutablePointer(to: &buffer) { pointer in
+            pointer.withMemoryRebound(to: AnyObject.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
         }
+    }
+
+    /// One framed message: its type byte and where its body lies in the buffer.
+    public struct Frame: Sendable {
+        public let type: UInt8
+        @usableFromInline let bodyStart: Int
+        @usableFromInline let bodyEnd: Int
+        @inlinable init(type: UInt8, bodyStart: Int, bodyEnd: Int) {
+            self.type = type
+            self.bodyStart = bodyStart
+            self.bodyEnd = bodyEnd
+        }
+    }
+
+    /// The next complete message's frame, or nil when more bytes are needed. Checks the length as soon as the
+    /// 5-byte header is there; the body is decoded with `message(_:)` or `dataRow(_:)`.
+    @inlinable
+    public mutating func nextFrame() throws(PGError) -> Frame? {
+        let available = writeIndex - readIndex
+        guard available >= 5 else { return nil }
+        let (type, length) = buffer.withUnsafeBufferPointer { b in
+            let p = b.baseAddress! + readIndex
+            return (p[0], Int(UInt32(p[1]) << 24 | UInt32(p[2]) << 16 | UInt32(p[3]) << 8 | UInt32(p[4])))
+        }
+        guard length >= 4, length <= maxMessageLength else { throw Self.badLength(type, length, maxMessageLength) }
+        guard available >= 1 + length else { return nil }
+        let frame = Frame(type: type, bodyStart: readIndex + 5, bodyEnd: readIndex + 1 + length)
+        readIndex = frame.bodyEnd
+        return frame
+    }
+
+    @usableFromInline
+    static func badLength(_ type: UInt8, _ length: Int, _ maximum: Int) -> PGError {
+        length < 4
+            ? .violation("message '\(printable(type))' has an invalid length \(length) (under 4)")
+            : .violation("message '\(printable(type))' length \(length) exceeds the maximum \(maximum)")
+    }
+
+    /// Decodes a framed message.
+    public func message(_ frame: Frame) throws(PGError) -> PGBackendMessage {
+        if frame.type == UInt8(ascii: "D") { return .dataRow(try dataRow(frame)) }
+        return try Self.decode(type: frame.type, body: buffer[frame.bodyStart..<frame.bodyEnd])
+    }
+
+    /// Decodes a framed DataRow (type "D"), checking every field length against the message.
+    public func dataRow(_ frame: Frame) throws(PGError) -> PGDataRow {
+        try Self.dataRow(body: buffer[frame.bodyStart..<frame.bodyEnd])
     }
 
     /// Decodes the next complete message, or returns nil when more bytes are needed.
     /// Throws a `.protocolViolation` PGError for a bad length, an unknown type or a malformed body;
     /// after a throw the stream is unusable and the connection must be closed.
     public mutating func nextMessage() throws(PGError) -> PGBackendMessage? {
-        let available = buffer.count - readIndex
-        guard available >= 5 else { return nil }
-        let type = buffer[readIndex]
-        let length = Int(UInt32(buffer[readIndex + 1]) << 24 | UInt32(buffer[readIndex + 2]) << 16
-            | UInt32(buffer[readIndex + 3]) << 8 | UInt32(buffer[readIndex + 4]))
-        guard length >= 4 else {
-            throw .violation("message '\(Self.printable(type))' has an invalid length \(length) (under 4)")
+        guard let frame = try nextFrame() else { return nil }
+        return try message(frame)
+    }
+
+    static func dataRow(body: ArraySlice<UInt8>) throws(PGError) -> PGDataRow {
+        let end = body.endIndex
+        guard end - body.startIndex >= 2 else { throw .violation("DataRow without a valid column count") }
+        let count = Int(Int16(bitPattern: UInt16(body[body.startIndex]) << 8 | UInt16(body[body.startIndex + 1])))
+        guard count >= 0 else { throw .violation("DataRow without a valid column count") }
+        // Validate every field length now, so later lazy access can never run past the message.
+        let fieldsStart = body.startIndex + 2
+        let ok: PGError? = body.withUnsafeBufferPointer { b -> PGError? in
+            let base = b.baseAddress!
+            var offset = 2
+            let total = b.count
+            for _ in 0..<count {
+                guard total - offset >= 4 else { return .violation("DataRow is shorter than its column count says") }
+                let p = base + offset
+                let length = Int(Int32(bitPattern: UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])))
+                offset += 4
+                if length < -1 { return .violation("DataRow field has a negative length \(length)") }
+                if length > 0 {
+                    guard total - offset >= length else { return .violation("DataRow field length \(length) runs past the message") }
+                    offset += length
+                }
+            }
+            guard offset == total else { return .violation("DataRow has \(total - offset) trailing bytes") }
+            return nil
         }
-        guard length <= maxMessageLength else {
-            throw .violation("message '\(Self.printable(type))' length \(length) exceeds the maximum \(maxMessageLength)")
-        }
-        guard available >= 1 + length else { return nil }
-        let bodyStart = readIndex + 5
-        let bodyEnd = readIndex + 1 + length
-        readIndex = bodyEnd
-        return try Self.decode(type: type, body: buffer[bodyStart..<bodyEnd])
+        if let ok { throw ok }
+        return PGDataRow(fields: body[fieldsStart..<end], columnCount: count)
     }
 
     static func printable(_ type: UInt8) -> String {
@@ -91,22 +169,7 @@ public struct PGBackendMessageDecoder: Sendable {
         let message: PGBackendMessage
         switch type {
         case UInt8(ascii: "D"):
-            guard let count = c.readInteger(as: Int16.self), count >= 0 else { throw .violation("DataRow without a valid column count") }
-            // Validate every field length now, so later lazy access can never run past the message.
-            var index = c.index
-            let end = body.endIndex
-            for _ in 0..<count {
-                guard end - index >= 4 else { throw .violation("DataRow is shorter than its column count says") }
-                let length = Int(body.pgInt32(at: index))
-                index += 4
-                if length < -1 { throw .violation("DataRow field has a negative length \(length)") }
-                if length > 0 {
-                    guard end - index >= length else { throw .violation("DataRow field length \(length) runs past the message") }
-                    index += length
-                }
-            }
-            guard index == end else { throw .violation("DataRow has \(end - index) trailing bytes") }
-            return .dataRow(PGDataRow(fields: body[c.index..<end], columnCount: Int(count)))
+            return .dataRow(try dataRow(body: body))
         case UInt8(ascii: "C"):
             message = .commandComplete(tag: try cstring(&c, "CommandComplete"))
         case UInt8(ascii: "Z"):

@@ -118,6 +118,8 @@ public struct PGResponseStateMachine: Sendable {
         active = nil
         queue.removeAll()
         head = 0
+        rowUnit = 0
+        rowColumns = -1
         return ids
     }
 
@@ -138,8 +140,27 @@ public struct PGResponseStateMachine: Sendable {
         return .violation(.violation(message))
     }
 
+    /// The unit whose DataRows are expected now (0: none) and their column count. A DataRow with exactly that
+    /// many columns is that unit's next row and changes no state, so the connection may take it without
+    /// building a message or an action; anything else goes through `messageReceived`.
+    public private(set) var rowUnit: UInt64 = 0
+    /// The column count DataRows must have while `rowUnit` is set.
+    public private(set) var rowColumns: Int = -1
+
     /// Feeds one backend message.
     public mutating func messageReceived(_ message: PGBackendMessage) -> Action {
+        let action = receive(message)
+        if !broken, let a = active, case .rows(let n) = a.stage, a.unit.kind != .copyIn {
+            rowUnit = a.unit.id
+            rowColumns = n
+        } else {
+            rowUnit = 0
+            rowColumns = -1
+        }
+        return action
+    }
+
+    private mutating func receive(_ message: PGBackendMessage) -> Action {
         if broken { return .violation(.violation("message after a protocol violation")) }
         // Messages that may arrive at any time.
         switch message {
