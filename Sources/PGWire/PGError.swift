@@ -56,7 +56,16 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     /// A human-readable message that never contains secrets or bound values.
     public var message: String
     /// The server's fields when `code == .server` (and for authentication errors the server reported).
-    public var serverInfo: PGServerErrorInfo?
+    public var serverInfo: PGServerErrorInfo? {
+        get { serverInfoBox?.value }
+        set { serverInfoBox = newValue.map(ServerInfoBox.init) }
+    }
+    /// Boxed: the fields are large and an error travels by value through many enums and results.
+    private var serverInfoBox: ServerInfoBox?
+    private final class ServerInfoBox: Sendable {
+        let value: PGServerErrorInfo
+        init(_ value: PGServerErrorInfo) { self.value = value }
+    }
     /// True when nothing reached the server, so the operation can be retried without side effects.
     public var isSafeToRetry: Bool
     /// A lower-level cause (an errno description, a nested error), for `debugDescription`.
@@ -73,7 +82,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     ) {
         self.code = code
         self.message = message
-        self.serverInfo = serverInfo
+        self.serverInfoBox = serverInfo.map(ServerInfoBox.init)
         self.isSafeToRetry = isSafeToRetry
         self.underlying = underlying
         self.query = query

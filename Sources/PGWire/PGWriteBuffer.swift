@@ -106,9 +106,16 @@ public struct PGReadCursor: Sendable {
     /// Reads a NUL-terminated UTF-8 string, or nil when no terminator is found or the text is not valid UTF-8.
     @inlinable
     public mutating func readCString() -> String? {
-        guard let end = bytes[index...].firstIndex(of: 0) else { return nil }
-        guard let s = String(validating: bytes[index..<end], as: UTF8.self) else { return nil }
-        index = end + 1
+        let start = index
+        let result: (String, Int)? = bytes.withUnsafeBufferPointer { b in
+            let offset = start - bytes.startIndex
+            let tail = UnsafeBufferPointer(rebasing: b[offset...])
+            guard let nul = tail.firstIndex(of: 0) else { return nil }
+            guard let s = String(validating: UnsafeBufferPointer(rebasing: tail[..<nul]), as: UTF8.self) else { return nil }
+            return (s, nul)
+        }
+        guard let (s, length) = result else { return nil }
+        index = start + length + 1
         return s
     }
 }

@@ -222,8 +222,7 @@ extension PGConnection {
     func startCopyOut(_ sql: String) throws -> PGRowStream {
         try ensureOpen()
         let unit = makeUnitID()
-        let stream = makeStream(columns: PGRowDescription(columns: []))
-        stream.unit = unit
+        let stream = makeStream(columns: PGRowDescription(columns: []), unit: unit)
         PGFrontendEncoder.query(sql, into: &out)
         responses.unitSent(.init(id: unit, kind: .copyOut))
         contexts[unit] = .copyOut(stream)

@@ -105,6 +105,25 @@ extension PGConnection {
                          afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
         var retried = false
         var afterSend = afterSend
+        if eventLoop.inEventLoop {
+            // The caller runs on this connection's thread (it prefers the connection's event loop as its
+            // executor): start the request right here, with no hop onto the actor's queue.
+            let started: PGRowStream?
+            do {
+                started = try startOnOwnThread(sql, bindings, timeout: timeout)
+            } catch {
+                afterSend?()
+                throw error
+            }
+            if let stream = started {
+                afterSend?()
+                afterSend = nil
+                await stream.waitForFirstEvent()
+                guard let error = stream.earlyFailure else { return stream }
+                guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
+                retried = true
+            }
+        }
         while true {
             let stream = try await startAndWait(sql, bindings, timeout: timeout, afterSend: afterSend)
             afterSend = nil
@@ -207,8 +226,12 @@ extension PGConnection {
         if useUnnamedStatements && !prepareOnly {
             return try startUnnamed(sql, bindings, timeout: timeout)
         }
+        if !prepareOnly, let statement = recentStatement(sql, bindings) {
+            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout)
+        }
         let key = Self.statementKey(sql, bindings)
         let statement = lookUpOrPrepare(key: key, sql: sql, bindings: bindings)
+        recentStatement = statement
         if !statement.ready {
             do {
                 try await awaitPrepared(statement)
@@ -218,7 +241,7 @@ extension PGConnection {
             }
         }
         if prepareOnly {
-            let stream = makeStream(columns: statement.columns)
+            let stream = makeStream(columns: statement.columns, unit: 0)
             stream.finish(.success(commandTag: ""))
             return stream
         }
@@ -233,7 +256,7 @@ extension PGConnection {
             return cached
         }
         statementCounter += 1
-        let statement = PreparedStatement(name: statementPrefix + String(statementCounter))
+        let statement = PreparedStatement(name: statementPrefix + String(statementCounter), sql: sql, key: key, bindings: bindings)
         statement.pinned = pinnedStatements.contains(sql)
         statement.lastUsed = useCounter
         statements[key] = statement
@@ -246,6 +269,50 @@ extension PGConnection {
         eventLoop.scheduleFlush(self)
         evictStatementsIfNeeded(keeping: key)
         return statement
+    }
+
+    /// Removes a statement from the cache.
+    @discardableResult
+    func uncacheStatement(forKey key: String) -> PreparedStatement? {
+        guard let statement = statements.removeValue(forKey: key) else { return nil }
+        statement.cached = false
+        if recentStatement === statement { recentStatement = nil }
+        return statement
+    }
+
+    /// The cached, described statement for this SQL and these values' types, when it is the one used last.
+    @inline(__always)
+    func recentStatement(_ sql: String, _ bindings: [any PGEncodable]) -> PreparedStatement? {
+        guard let s = recentStatement, s.ready, s.cached, s.bindingTypes.count == bindings.count, s.sql == sql else { return nil }
+        for i in bindings.indices {
+            let t = bindings[i].pgDataTypeOfValue
+            if t == .unspecified || t != s.bindingTypes[i] { return nil }
+        }
+        useCounter &+= 1
+        s.lastUsed = useCounter
+        return s
+    }
+
+    /// `startWithoutSuspending` from a caller already on the connection's event loop thread (checked by the caller):
+    /// the loop runs one job at a time, so the actor's state is ours for the duration of this synchronous call.
+    nonisolated func startOnOwnThread(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
+        try assumeIsolated { try $0.startWithoutSuspending(sql, bindings, timeout: timeout) }
+    }
+
+    /// Starts a statement without suspending when it can: a described statement used last, or unnamed mode.
+    /// Returns nil when it needs the full path (preparing, resolving type names).
+    func startWithoutSuspending(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
+        try ensureOpen()
+        if useUnnamedStatements {
+            guard bindings.count <= Int(Int16.max),
+                  !bindings.contains(where: { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil })
+            else { return nil }
+            return try startUnnamed(sql, bindings, timeout: timeout)
+        }
+        if let statement = recentStatement(sql, bindings) {
+            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout)
+        }
+        return nil
     }
 
     /// Waits until the statement is described. A name clash (42P05: a pooler shares server sessions) turns
@@ -265,7 +332,8 @@ extension PGConnection {
 
     /// Queues Bind/Execute/Sync for a described statement and returns the result's stream.
     func enqueueExecute(_ statement: PreparedStatement, key: String, bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
-        let stream = makeStream(columns: statement.columns)
+        let unit = makeUnitID()
+        let stream = makeStream(columns: statement.columns, unit: unit)
         let mark = out.count
         do {
             try PGFrontendEncoder.bind(statement: statement.name, parameters: bindings, resultFormats: statement.resultFormats, into: &out)
@@ -275,8 +343,6 @@ extension PGConnection {
         }
         PGFrontendEncoder.execute(into: &out)
         PGFrontendEncoder.sync(into: &out)
-        let unit = makeUnitID()
-        stream.unit = unit
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
         executions[unit] = ExecutionInfo(statementKey: key)
@@ -300,8 +366,7 @@ extension PGConnection {
         PGFrontendEncoder.execute(into: &out)
         PGFrontendEncoder.sync(into: &out)
         let unit = makeUnitID()
-        let stream = makeStream(columns: nil)
-        stream.unit = unit
+        let stream = makeStream(columns: nil, unit: unit)
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
         executions[unit] = ExecutionInfo(statementKey: nil)
@@ -310,24 +375,23 @@ extension PGConnection {
         return stream
     }
 
-    func makeStream(columns: PGRowDescription?) -> PGRowStream {
+    func makeStream(columns: PGRowDescription?, unit: UInt64) -> PGRowStream {
+        PGRowStream(columns: columns, unit: unit, owner: self)
+    }
+
+    nonisolated func rowStreamWantsMore() {
         let loop = eventLoop
-        return PGRowStream(
-            columns: columns,
-            onDemand: { [weak self] in
-                guard let self else { return }
-                loop.execute { self.assumeIsolated { $0.resumeReading() } }
-            },
-            onCancel: { [weak self] unit in
-                guard let self else { return }
-                Task { await self.cancelUnit(unit) }
-            }
-        )
+        loop.execute { self.assumeIsolated { $0.resumeReading() } }
+    }
+
+    nonisolated func rowStreamCancelled(unit: UInt64) {
+        Task { await self.cancelUnit(unit) }
     }
 
     func switchToUnnamedStatements(because reason: String) {
         guard !useUnnamedStatements else { return }
         useUnnamedStatements = true
+        recentStatement = nil
         logger.warning("prepared statements turned off for this connection; statements run unnamed from now on",
                        metadata: ["reason": "\(reason)"])
     }
@@ -340,7 +404,7 @@ extension PGConnection {
             for (k, s) in statements where k != key && s.ready && !s.pinned && s.waiters.isEmpty {
                 if victim == nil || s.lastUsed < victim!.used { victim = (k, s.lastUsed) }
             }
-            guard let victim, let statement = statements.removeValue(forKey: victim.key) else { return }
+            guard let victim, let statement = uncacheStatement(forKey: victim.key) else { return }
             enqueueClose(statement.name)
         }
     }

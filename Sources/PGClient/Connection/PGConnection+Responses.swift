@@ -66,14 +66,14 @@ extension PGConnection {
             case .execute:
                 executions[unit]?.error = error
                 if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
-                   let statement = statements.removeValue(forKey: key) {
+                   let statement = uncacheStatement(forKey: key) {
                     // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
                     // changed (DDL): prepare it again next time; close the old name if the server still has it.
                     logger.debug("re-preparing a statement the server rejected", metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)"])
                     if info.sqlState != .invalidSqlStatementName { enqueueClose(statement.name) }
                 }
             case .prepare(let key):
-                if let statement = statements.removeValue(forKey: key) {
+                if let statement = uncacheStatement(forKey: key) {
                     let waiters = statement.waiters
                     statement.waiters = []
                     for w in waiters { w.resume(throwing: error) }
@@ -130,7 +130,7 @@ extension PGConnection {
                     collector.continuation = nil
                 case .prepare(let key):
                     if let statement = statements[key], !statement.ready {
-                        statements.removeValue(forKey: key)
+                        uncacheStatement(forKey: key)
                         let error = PGError.violation("the statement was not described")
                         for w in statement.waiters { w.resume(throwing: error) }
                         statement.waiters = []

@@ -17,7 +17,7 @@ import Synchronization
 /// for try await row in rows { print(try row.decode(Int.self, column: 0)) } // 42
 /// try await connection.close()
 /// ```
-public actor PGConnection: PGEventHandler {
+public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     /// A process-unique id, used in log metadata.
     public nonisolated let id: Int
     /// The event loop this connection lives on.
@@ -63,6 +63,8 @@ public actor PGConnection: PGEventHandler {
     var pendingEarlyCancels = 0
 
     var statements: [String: PreparedStatement] = [:]
+    /// The statement used last: a repeated statement is found without building and hashing its key.
+    var recentStatement: PreparedStatement?
     var statementCounter = 0
     let statementPrefix: String
     var useCounter: UInt64 = 0
@@ -108,6 +110,13 @@ public actor PGConnection: PGEventHandler {
 
     final class PreparedStatement {
         let name: String
+        /// The SQL, its cache key, and the types its values were sent as (`.unspecified` entries never match
+        /// the fast lookup: those go through the key, which carries the type's name).
+        let sql: String
+        let key: String
+        let bindingTypes: [PGDataType]
+        /// False once removed from the cache (evicted, invalidated, or the connection closed).
+        var cached = true
         var lastUsed: UInt64 = 0
         var pinned = false
         var parameterTypes: [PGDataType] = []
@@ -115,7 +124,12 @@ public actor PGConnection: PGEventHandler {
         var resultFormats: [PGFormat] = []
         var ready = false
         var waiters: [CheckedContinuation<Void, any Error>] = []
-        init(name: String) { self.name = name }
+        init(name: String, sql: String, key: String, bindings: [any PGEncodable]) {
+            self.name = name
+            self.sql = sql
+            self.key = key
+            self.bindingTypes = bindings.map(\.pgDataTypeOfValue)
+        }
     }
 
     final class SimpleCollector {
@@ -345,10 +359,12 @@ public actor PGConnection: PGEventHandler {
         executions.removeAll()
         pendingEarlyCancels = 0
         for (_, statement) in statements {
+            statement.cached = false
             for w in statement.waiters { w.resume(throwing: error) }
             statement.waiters = []
         }
         statements.removeAll()
+        recentStatement = nil
         for w in closeWaiters { w.resume() }
         closeWaiters.removeAll()
         resumeDrainWaiters()

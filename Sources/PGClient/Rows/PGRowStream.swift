@@ -1,73 +1,96 @@
 import PGTransport
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The producer of a row stream (a connection), told when its consumer wants more or was cancelled.
+protocol PGRowStreamOwner: AnyObject, Sendable {
+    /// A paused producer may read again, or the consumer went away (called from any thread).
+    func rowStreamWantsMore()
+    /// The consuming task was cancelled while waiting for request `unit`.
+    func rowStreamCancelled(unit: UInt64)
+}
 
 /// The channel between a connection (producer, on its event loop) and one result's consumer.
 ///
 /// Rows arrive in batches (one per socket read) under one lock; the consumer takes everything buffered at
 /// once. Above `highWatermark` buffered rows the producer is told to stop reading the socket, and it is
 /// asked to resume once the consumer has taken them: memory stays flat however large the result.
-final class PGRowStream: Sendable {
+/// The lock is a spin lock held for a few loads and stores only (producer and consumer rarely meet); it is
+/// inline, so a stream costs one allocation.
+final class PGRowStream: @unchecked Sendable {
     enum Completion: Sendable {
         case success(commandTag: String)
-        case failure(PGError)
+        indirect case failure(PGError)
     }
 
     struct State {
         var rows: [PGDataRow] = []
         var completion: Completion?
         var columns: PGRowDescription?
-        var waiter: CheckedContinuation<Void, Never>?
+        var waiter: UnsafeContinuation<Void, Never>?
         var producerPaused = false
         var abandoned = false
         var receivedAny = false
         var recoverable = false
-        var unit: UInt64 = 0
         var onFinish: (@Sendable () -> Void)?
     }
 
     let highWatermark: Int
-    private let state = PGLock(State())
-    /// Called (from any thread) when a paused producer may read again or the consumer went away.
-    let onDemand: @Sendable () -> Void
-    /// Called with the request's unit id when the consuming task is cancelled while waiting.
-    let onCancelUnit: @Sendable (UInt64) -> Void
+    /// The request this stream belongs to.
+    let unit: UInt64
+    let owner: any PGRowStreamOwner
+    private let lockWord = Atomic<Bool>(false)
+    private var state: State
 
-    init(columns: PGRowDescription?, highWatermark: Int = 8192,
-         onDemand: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (UInt64) -> Void) {
+    init(columns: PGRowDescription?, unit: UInt64, owner: any PGRowStreamOwner, highWatermark: Int = 8192) {
         self.highWatermark = highWatermark
-        self.onDemand = onDemand
-        self.onCancelUnit = onCancel
-        state.withLock { $0.columns = columns }
+        self.unit = unit
+        self.owner = owner
+        self.state = State(columns: columns)
     }
 
-    /// The request (unit) this stream belongs to; set by the connection before the request is sent.
-    var unit: UInt64 {
-        get { state.withLock { $0.unit } }
-        set { state.withLock { $0.unit = newValue } }
+    @inline(__always)
+    private func withState<R>(_ body: (inout State) -> R) -> R {
+        if !lockWord.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { lockSlow() }
+        defer { lockWord.store(false, ordering: .releasing) }
+        return body(&state)
+    }
+
+    private func lockSlow() {
+        var spins = 0
+        while true {
+            if !lockWord.load(ordering: .relaxed),
+               lockWord.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { return }
+            spins += 1
+            if spins > 64 { sched_yield() }
+        }
     }
 
     func onCancel() {
-        onCancelUnit(unit)
+        owner.rowStreamCancelled(unit: unit)
     }
 
     /// True once any row arrived.
-    var receivedAny: Bool { state.withLock { $0.receivedAny } }
+    var receivedAny: Bool { withState { $0.receivedAny } }
 
     /// Set by the connection when the failure was a stale cached statement and a retry is safe.
-    var isRecoverable: Bool { state.withLock { $0.recoverable } }
+    var isRecoverable: Bool { withState { $0.recoverable } }
 
-    func markRecoverable() { state.withLock { $0.recoverable = true } }
+    func markRecoverable() { withState { $0.recoverable = true } }
 
     // MARK: Producer side (event loop)
 
     /// Sets the columns (when they arrive with the response rather than from the statement cache).
     func setColumns(_ columns: PGRowDescription) {
-        state.withLock { $0.columns = columns }
+        withState { $0.columns = columns }
     }
 
     /// Adds rows; returns false when the producer should pause reading.
     func push(_ batch: [PGDataRow]) -> Bool {
-        var waiter: CheckedContinuation<Void, Never>?
-        let keepReading = state.withLock { s -> Bool in
+        var waiter: UnsafeContinuation<Void, Never>?
+        let keepReading = withState { s -> Bool in
             if s.abandoned || s.completion != nil { return true }
             s.receivedAny = true
             if s.rows.isEmpty { s.rows = batch } else { s.rows.append(contentsOf: batch) }
@@ -86,7 +109,7 @@ final class PGRowStream: Sendable {
     /// Ends the stream.
     func finish(_ completion: Completion) {
         var hook: (@Sendable () -> Void)?
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = withState { s -> UnsafeContinuation<Void, Never>? in
             guard s.completion == nil else { return nil }
             s.completion = completion
             hook = s.onFinish
@@ -101,7 +124,7 @@ final class PGRowStream: Sendable {
 
     /// Runs `hook` once the result has ended (at once if it already has).
     func whenFinished(_ hook: @escaping @Sendable () -> Void) {
-        let runNow = state.withLock { s -> Bool in
+        let runNow = withState { s -> Bool in
             if s.completion != nil { return true }
             s.onFinish = hook
             return false
@@ -109,10 +132,10 @@ final class PGRowStream: Sendable {
         if runNow { hook() }
     }
 
-    var isFinished: Bool { state.withLock { $0.completion != nil } }
+    var isFinished: Bool { withState { $0.completion != nil } }
 
     /// The columns as known now.
-    var currentColumns: PGRowDescription? { state.withLock { $0.columns } }
+    var currentColumns: PGRowDescription? { withState { $0.columns } }
 
     // MARK: Consumer side
 
@@ -125,7 +148,7 @@ final class PGRowStream: Sendable {
     func next() async -> Next {
         while true {
             var resume = false
-            let taken = state.withLock { s -> Next? in
+            let taken = withState { s -> Next? in
                 if !s.rows.isEmpty, let columns = s.columns {
                     let rows = s.rows
                     s.rows = []
@@ -138,50 +161,42 @@ final class PGRowStream: Sendable {
                 if let c = s.completion { return .end(c) }
                 return nil
             }
-            if resume { onDemand() }
+            if resume { owner.rowStreamWantsMore() }
             if let taken { return taken }
             if Task.isCancelled {
                 onCancel()
                 // Wait for the connection to finish the query (it fails it as cancelled).
             }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { s -> Bool in
-                        if !s.rows.isEmpty || s.completion != nil { return true }
-                        s.waiter = cont
-                        return false
-                    }
-                    if ready { cont.resume() }
+            await wait()
+        }
+    }
+
+    /// Suspends until the producer pushes rows or finishes (returns at once if it already has).
+    private func wait(isolation: isolated (any Actor)? = #isolation) async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (cont: UnsafeContinuation<Void, Never>) in
+                let ready = withState { s -> Bool in
+                    if !s.rows.isEmpty || s.completion != nil { return true }
+                    s.waiter = cont
+                    return false
                 }
-            } onCancel: { [self] in
-                self.onCancel()
+                if ready { cont.resume() }
             }
+        } onCancel: { [self] in
+            self.onCancel()
         }
     }
 
     /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
     func waitForFirstEvent(isolation: isolated (any Actor)? = #isolation) async {
-        while true {
-            let ready = state.withLock { !$0.rows.isEmpty || $0.completion != nil }
-            if ready { return }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { s -> Bool in
-                        if !s.rows.isEmpty || s.completion != nil { return true }
-                        s.waiter = cont
-                        return false
-                    }
-                    if ready { cont.resume() }
-                }
-            } onCancel: { [self] in
-                self.onCancel()
-            }
+        while !withState({ !$0.rows.isEmpty || $0.completion != nil }) {
+            await wait(isolation: isolation)
         }
     }
 
     /// The early error, if the first event was a failure.
     var earlyFailure: PGError? {
-        state.withLock { s in
+        withState { s in
             if s.rows.isEmpty, case .failure(let e) = s.completion { return e }
             return nil
         }
@@ -189,14 +204,18 @@ final class PGRowStream: Sendable {
 
     /// The consumer stopped iterating: drop buffered rows and let the producer drain the rest.
     func abandon() {
-        let resume = state.withLock { s -> Bool in
+        let resume = withState { s -> Bool in
             s.abandoned = true
             s.rows = []
             let paused = s.producerPaused
             s.producerPaused = false
             return paused
         }
-        if resume { onDemand() }
+        if resume { owner.rowStreamWantsMore() }
+    }
+
+    func peekCompletion() -> Next? {
+        withState { s in s.completion.map { .end($0) } }
     }
 }
 
@@ -295,8 +314,3 @@ public struct PGRowSequence: AsyncSequence, Sendable {
     }
 }
 
-extension PGRowStream {
-    func peekCompletion() -> Next? {
-        state.withLock { s in s.completion.map { .end($0) } }
-    }
-}

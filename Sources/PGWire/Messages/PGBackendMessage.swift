@@ -40,10 +40,10 @@ public enum PGBackendMessage: Sendable {
     case copyBothResponse(format: PGFormat, columnFormats: [PGFormat])
     case dataRow(PGDataRow)
     case emptyQueryResponse
-    case errorResponse(PGServerErrorInfo)
+    indirect case errorResponse(PGServerErrorInfo)
     case negotiateProtocolVersion(newestMinor: Int32, unrecognizedOptions: [String])
     case noData
-    case noticeResponse(PGServerErrorInfo)
+    indirect case noticeResponse(PGServerErrorInfo)
     case notificationResponse(processID: Int32, channel: String, payload: String)
     case parameterDescription([PGDataType])
     case parameterStatus(name: String, value: String)

@@ -53,7 +53,7 @@ public struct PGResponseStateMachine: Sendable {
         /// A prepare finished describing: parameter types and the row description (nil: no rows).
         case prepared(UInt64, parameters: [PGDataType], rows: PGRowDescription?)
         /// The server reported an error for the unit; the unit still waits for its ReadyForQuery.
-        case failed(UInt64, PGServerErrorInfo)
+        indirect case failed(UInt64, PGServerErrorInfo)
         /// The unit is finished (its ReadyForQuery arrived).
         case done(UInt64, PGBackendMessage.TransactionStatus)
         /// The server wants COPY data for a request that did not ask for it: answer with CopyFail.
@@ -65,13 +65,13 @@ public struct PGResponseStateMachine: Sendable {
         /// One CopyData message of a COPY TO.
         case copyData(UInt64, ArraySlice<UInt8>)
         /// A NoticeResponse to log.
-        case notice(PGServerErrorInfo)
+        indirect case notice(PGServerErrorInfo)
         /// A NotificationResponse (LISTEN/NOTIFY).
         case notification(processID: Int32, channel: String, payload: String)
         /// A run-time parameter changed.
         case parameterStatus(name: String, value: String)
         /// The server broke the protocol: fail everything and close the connection.
-        case violation(PGError)
+        indirect case violation(PGError)
     }
 
     enum Stage: Sendable, Equatable {
