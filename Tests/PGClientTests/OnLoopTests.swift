@@ -1,0 +1,120 @@
+import Foundation
+import PGClient
+import Testing
+
+/// Callers that run on the connection's own event loop (`withTaskExecutorPreference(connection.eventLoop)`) start
+/// repeated statements synchronously, without the actor hop. The same guarantees must hold on that path.
+@Suite struct OnLoopTests {
+    @Test func repeatedStatementsReturnTheirOwnResults() async throws {
+        try await TestDB.withConnection { c in
+            let sum = try await withTaskExecutorPreference(c.eventLoop) { () async throws -> Int in
+                var sum = 0
+                for i in 0..<2_000 {
+                    let v = try await c.queryOne("SELECT \(Int32(i))::int4 + 1", as: Int32.self)
+                    #expect(Int(v) == i + 1)
+                    sum += Int(v)
+                }
+                return sum
+            }
+            #expect(sum == (1...2_000).reduce(0, +))
+        }
+    }
+
+    @Test func aServerErrorFailsOnlyItsQuery() async throws {
+        try await TestDB.withConnection { c in
+            try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+                #expect(try await c.queryOne("SELECT 10 / \(Int32(2))::int4", as: Int32.self) == 5)
+                do {
+                    _ = try await c.queryOne("SELECT 10 / \(Int32(0))::int4", as: Int32.self)
+                    Issue.record("division by zero succeeded")
+                } catch let e as PGError {
+                    #expect(e.sqlState == .divisionByZero, "\(e)")
+                }
+                #expect(try await c.queryOne("SELECT 10 / \(Int32(5))::int4", as: Int32.self) == 2)
+            }
+        }
+    }
+
+    @Test func staleStatementsAreRecoveredOnTheFastPath() async throws {
+        try await TestDB.withConnection { c in
+            try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+                try await c.execute("CREATE TEMP TABLE onloop_t(a int)")
+                try await c.execute("INSERT INTO onloop_t VALUES (1)")
+                #expect(try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect()[0].count == 1)
+                #expect(try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect()[0].count == 1)
+                // The next run is the fast path's (the statement was used last): its result type changed.
+                try await c.execute("ALTER TABLE onloop_t ADD COLUMN b text DEFAULT 'x'")
+                _ = try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect()
+                #expect(try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect()[0].count == 2)
+                // The server forgets every statement (26000 on the next run): recovered as well.
+                _ = try await c.simpleQuery("DEALLOCATE ALL")
+                _ = try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect()
+                _ = try await c.simpleQuery("DEALLOCATE ALL")
+                #expect(try await c.query("SELECT * FROM onloop_t WHERE a > $1", [Int32(0)]).collect().count == 1)
+            }
+        }
+    }
+
+    @Test func cancellingAWaitingCallerCancelsTheQuery() async throws {
+        let c = try await TestDB.connect()
+        // Prepared (and used last) first, so the sleeping run takes the fast path.
+        _ = try await withTaskExecutorPreference(c.eventLoop) { () async throws in try await c.execute("SELECT pg_sleep($1)", [0.0]) }
+        let task = Task(executorPreference: c.eventLoop) { try await c.execute("SELECT pg_sleep($1)", [10.0]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        task.cancel()
+        do {
+            _ = try await task.value
+            Issue.record("the sleep was not cancelled")
+        } catch let e as PGError {
+            #expect(e.code == .cancelled || e.sqlState == .queryCanceled, "\(e)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        await c.close()
+    }
+
+    @Test func aTimeoutCancelsTheQueryOnTheFastPath() async throws {
+        try await TestDB.withConnection { c in
+            try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+                try await c.execute("SELECT pg_sleep($1)", [0.0])
+                do {
+                    try await c.execute("SELECT pg_sleep($1)", [10.0], timeout: .milliseconds(200))
+                    Issue.record("no timeout")
+                } catch let e as PGError {
+                    #expect(e.code == .timeout, "\(e)")
+                }
+                #expect(try await c.queryOne("SELECT 2", as: Int.self) == 2)
+            }
+        }
+    }
+
+    @Test func unnamedStatementsWorkOnTheFastPath() async throws {
+        var config = try await TestDB.configuration()
+        config.statementCacheSize = 0
+        let c = try await PGConnection.connect(config)
+        try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+            for i in 0..<50 {
+                #expect(try await c.queryOne("SELECT \(Int32(i))::int4 * 2", as: Int32.self) == Int32(i * 2))
+            }
+            #expect(try await c.queryOne("SELECT count(*)::int8 FROM pg_prepared_statements", as: Int.self) == 0)
+        }
+        await c.close()
+    }
+
+    @Test func aQueryOnAClosedConnectionFailsAtOnce() async throws {
+        let c = try await TestDB.connect()
+        try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+            #expect(try await c.queryOne("SELECT \(Int32(1))::int4", as: Int32.self) == 1)
+        }
+        await c.close()
+        try await withTaskExecutorPreference(c.eventLoop) { () async throws in
+            do {
+                _ = try await c.queryOne("SELECT \(Int32(1))::int4", as: Int32.self)
+                Issue.record("a closed connection ran a query")
+            } catch let e as PGError {
+                #expect(e.code == .connectionClosed, "\(e)")
+            }
+        }
+    }
+}
