@@ -38,7 +38,7 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     private let epfd: Int32
     private let wakeFD: Int32
     private let pending = PGLock(Pending())
-    private let threadID = Atomic<Int>(0)
+    @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     // Loop-thread-only state.
     private var handlers: [Int32: any PGEventHandler] = [:]
@@ -86,7 +86,10 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
 
     /// True when called on this loop's thread.
     @inlinable public var inEventLoop: Bool { ctusk_thread_id() == threadIDValue }
-    @usableFromInline var threadIDValue: Int { threadID.load(ordering: .relaxed) }
+    /// The id of this loop's thread (compare with `currentThreadID`).
+    @inlinable public var threadIDValue: Int { threadID.load(ordering: .relaxed) }
+    /// The calling thread's id, as loops record theirs.
+    @inlinable public static var currentThreadID: Int { ctusk_thread_id() }
 
     // MARK: Executor conformance
 
@@ -299,7 +302,8 @@ public final class PGEventLoopGroup: Sendable {
 
     /// A process-wide group with one loop per available core (at least 1).
     public static let shared: PGEventLoopGroup = {
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if let v = getenv("TUSK_EVENT_LOOPS"), let n = Int(String(cString: v)), n > 0 { cores = n }
         // Event loop creation only fails when the process is out of descriptors; report that at first use.
         return (try? PGEventLoopGroup(threads: max(1, cores))) ?? PGEventLoopGroup(failed: ())
     }()

@@ -81,14 +81,17 @@ enum Profile {
                     try await group.waitForAll()
                 }
             }
-        case "pool":
+        case "pool", "pool-loops":
             let n = Int(200_000 * scale)
             let pool = PGPool(configuration: config, options: .init(pool: .init(minimumConnections: 8, maximumConnections: 8)))
             await pool.start()
-            try await measure("W2 pool (64 tasks, 8 connections)", operations: n, unit: "query") {
+            let loops = pool.eventLoops
+            let onLoops = workload == "pool-loops"
+            try await measure(onLoops ? "W2 pool (64 tasks on the pool's event loops, 8 connections)" : "W2 pool (64 tasks, 8 connections)",
+                              operations: n, unit: "query") {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for t in 0..<64 {
-                        group.addTask {
+                        group.addTask(executorPreference: onLoops ? loops[t % loops.count] : nil) {
                             for i in stride(from: t, to: n, by: 64) {
                                 _ = try await pool.queryOne("SELECT \(Int32(i & 0xFFFF)) + 1", as: Int32.self)
                             }
@@ -138,7 +141,7 @@ enum Profile {
             print(String(format: "  p50 %.0f µs, p99 %.0f µs", latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
             await listener.close()
         default:
-            print("workloads: decode, copy, pipeline, pool, notify")
+            print("workloads: decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
         }
         await c.close()
     }

@@ -23,10 +23,22 @@ final class PGSharedConnections: Sendable {
     let state = PGLock(State())
 
     /// A connection for one shared statement, its pending-send count raised; nil when none is available.
+    /// A caller running on an event loop (a task that prefers one of the pool's loops) gets a connection that
+    /// lives on that loop when there is one: its request starts without a thread hop.
     func pick() -> (PGPoolConnectionID, PGConnection)? {
-        state.withLock { s in
+        let thread = PGEventLoop.currentThreadID
+        return state.withLock { s in
             let n = s.entries.count
             guard n > 0 else { return nil }
+            for k in 0..<n {
+                let i = (s.next &+ k) % n
+                if s.entries[i].connection.eventLoop.threadIDValue == thread,
+                   !s.entries[i].exclusive && !s.entries[i].connection.isClosed {
+                    s.next = i &+ 1
+                    s.entries[i].pendingSends += 1
+                    return (s.entries[i].id, s.entries[i].connection)
+                }
+            }
             for k in 0..<n {
                 let i = (s.next &+ k) % n
                 if !s.entries[i].exclusive && !s.entries[i].connection.isClosed {
