@@ -41,15 +41,44 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     // Loop-thread-only state.
-    private var handlers: [Int32: any PGEventHandler] = [:]
-    private var flushList: [any PGEventHandler] = []
-    private var flushing: [any PGEventHandler] = []
-    private var flushSet: Set<ObjectIdentifier> = []
+    // Loop-thread-only state lives in unchecked boxes: see PGUncheckedBox.
+    private let handlersBox = PGUncheckedBox<[Int32: any PGEventHandler]>([:])
+    private let flushListBox = PGUncheckedBox<[any PGEventHandler]>([])
+    private let flushingBox = PGUncheckedBox<[any PGEventHandler]>([])
+    private let flushSetBox = PGUncheckedBox<Set<ObjectIdentifier>>([])
     /// Jobs enqueued by the loop's own thread (a reply resuming a waiter): no lock, no wake-up.
-    private var localJobs: [UnownedJob] = []
+    private let localJobsBox = PGUncheckedBox<[UnownedJob]>([])
     /// The batch being run (swapped with the queues so draining never allocates).
-    private var runningJobs: [UnownedJob] = []
-    private var runningClosures: [@Sendable () -> Void] = []
+    private let runningJobsBox = PGUncheckedBox<[UnownedJob]>([])
+    private let runningClosuresBox = PGUncheckedBox<[@Sendable () -> Void]>([])
+    private var handlers: [Int32: any PGEventHandler] {
+        unsafeAddress { UnsafePointer(handlersBox.pointer) }
+        unsafeMutableAddress { handlersBox.pointer }
+    }
+    private var flushList: [any PGEventHandler] {
+        unsafeAddress { UnsafePointer(flushListBox.pointer) }
+        unsafeMutableAddress { flushListBox.pointer }
+    }
+    private var flushing: [any PGEventHandler] {
+        unsafeAddress { UnsafePointer(flushingBox.pointer) }
+        unsafeMutableAddress { flushingBox.pointer }
+    }
+    private var flushSet: Set<ObjectIdentifier> {
+        unsafeAddress { UnsafePointer(flushSetBox.pointer) }
+        unsafeMutableAddress { flushSetBox.pointer }
+    }
+    private var localJobs: [UnownedJob] {
+        unsafeAddress { UnsafePointer(localJobsBox.pointer) }
+        unsafeMutableAddress { localJobsBox.pointer }
+    }
+    private var runningJobs: [UnownedJob] {
+        unsafeAddress { UnsafePointer(runningJobsBox.pointer) }
+        unsafeMutableAddress { runningJobsBox.pointer }
+    }
+    private var runningClosures: [@Sendable () -> Void] {
+        unsafeAddress { UnsafePointer(runningClosuresBox.pointer) }
+        unsafeMutableAddress { runningClosuresBox.pointer }
+    }
     private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
     private var nextTimerID: UInt64 = 1
     private static let wakeToken: UInt64 = .max
@@ -82,6 +111,16 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
         }
         pthread_detach(thread)
         while threadID.load(ordering: .acquiring) == 0 { sched_yield() }
+    }
+
+    deinit {
+        handlersBox.free()
+        flushListBox.free()
+        flushingBox.free()
+        flushSetBox.free()
+        localJobsBox.free()
+        runningJobsBox.free()
+        runningClosuresBox.free()
     }
 
     /// True when called on this loop's thread.

@@ -107,14 +107,10 @@ public struct PGReadCursor: Sendable {
     @inlinable
     public mutating func readCString() -> String? {
         let start = index
-        let result: (String, Int)? = bytes.withUnsafeBufferPointer { b in
-            let offset = start - bytes.startIndex
-            let tail = UnsafeBufferPointer(rebasing: b[offset...])
-            guard let nul = tail.firstIndex(of: 0) else { return nil }
-            guard let s = String(validating: UnsafeBufferPointer(rebasing: tail[..<nul]), as: UTF8.self) else { return nil }
-            return (s, nul)
+        let length: Int? = bytes.withUnsafeBufferPointer { b in
+            UnsafeBufferPointer(rebasing: b[(start - bytes.startIndex)...]).firstIndex(of: 0)
         }
-        guard let (s, length) = result else { return nil }
+        guard let length, let s = PGCodec.utf8String(bytes[start..<(start + length)]) else { return nil }
         index = start + length + 1
         return s
     }

@@ -32,8 +32,16 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     /// The TLS session when the connection is encrypted; nil for a plain one (set once, before any I/O).
     nonisolated let tls: PGTLSSession?
 
-    var decoder: PGBackendMessageDecoder
-    var out = PGWriteBuffer(capacity: 4096)
+    let decoderBox: PGUncheckedBox<PGBackendMessageDecoder>
+    var decoder: PGBackendMessageDecoder {
+        unsafeAddress { UnsafePointer(decoderBox.pointer) }
+        unsafeMutableAddress { decoderBox.pointer }
+    }
+    let outBox: PGUncheckedBox<PGWriteBuffer> = PGUncheckedBox(PGWriteBuffer(capacity: 4096))
+    var out: PGWriteBuffer {
+        unsafeAddress { UnsafePointer(outBox.pointer) }
+        unsafeMutableAddress { outBox.pointer }
+    }
     var outOffset = 0
     var writeInterest = false
     var readPaused = false
@@ -51,14 +59,30 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     var startupContinuation: CheckedContinuation<Void, any Error>?
     var startupTimer: UInt64?
 
-    var responses = PGResponseStateMachine()
+    let responsesBox: PGUncheckedBox<PGResponseStateMachine> = PGUncheckedBox(PGResponseStateMachine())
+    var responses: PGResponseStateMachine {
+        unsafeAddress { UnsafePointer(responsesBox.pointer) }
+        unsafeMutableAddress { responsesBox.pointer }
+    }
     var nextUnitID: UInt64 = 1
-    var contexts = PGUnitTable<Context>()
+    let contextsBox: PGUncheckedBox<PGUnitTable<Context>> = PGUncheckedBox(PGUnitTable<Context>())
+    var contexts: PGUnitTable<Context> {
+        unsafeAddress { UnsafePointer(contextsBox.pointer) }
+        unsafeMutableAddress { contextsBox.pointer }
+    }
     var batchUnit: UInt64 = 0
     var batchStream: PGRowStream?
-    var batchRows: [PGDataRow] = []
+    let batchRowsBox: PGUncheckedBox<[PGDataRow]> = PGUncheckedBox([])
+    var batchRows: [PGDataRow] {
+        unsafeAddress { UnsafePointer(batchRowsBox.pointer) }
+        unsafeMutableAddress { batchRowsBox.pointer }
+    }
     /// Per execute request: its statement, timeout timer, and the outcome held until ReadyForQuery.
-    var executions = PGUnitTable<ExecutionInfo>()
+    let executionsBox: PGUncheckedBox<PGUnitTable<ExecutionInfo>> = PGUncheckedBox(PGUnitTable<ExecutionInfo>())
+    var executions: PGUnitTable<ExecutionInfo> {
+        unsafeAddress { UnsafePointer(executionsBox.pointer) }
+        unsafeMutableAddress { executionsBox.pointer }
+    }
     /// How many requests in `executions` are marked `cancelWhenStarted`.
     var pendingEarlyCancels = 0
 
@@ -154,12 +178,21 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var logger = logger
         logger[metadataKey: "pg.connection.id"] = "\(id)"
         self.logger = logger
-        self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
+        self.decoderBox = PGUncheckedBox(PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength))
         self.phase = .startup
         self.startupMachine = startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password)
         let random = (try? PGSecureRandom.bytes(6)) ?? []
         self.useUnnamedStatements = configuration.statementCacheSize == 0
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
+    }
+
+    deinit {
+        decoderBox.free()
+        outBox.free()
+        responsesBox.free()
+        contextsBox.free()
+        batchRowsBox.free()
+        executionsBox.free()
     }
 
     /// True once the connection has closed (by `close()`, the server, or an error).
