@@ -118,3 +118,64 @@ import Testing
         }
     }
 }
+
+/// Callers off the connection's loop hand a repeated statement to the loop as a closure and wait on their own
+/// executor (no task run on the loop). Cancellation must work before and after the request starts.
+@Suite struct SubmittedPathTests {
+    @Test func manyCallersGetTheirOwnResults() async throws {
+        try await TestDB.withConnection { c in
+            _ = try await c.queryOne("SELECT \(Int32(0))::int4 + 1", as: Int32.self)
+            let total = try await withThrowingTaskGroup(of: Int.self) { group in
+                for t in 0..<16 {
+                    group.addTask {
+                        var sum = 0
+                        for i in stride(from: t, to: 3_200, by: 16) {
+                            let v = try await c.queryOne("SELECT \(Int32(i))::int4 + 1", as: Int32.self)
+                            #expect(Int(v) == i + 1)
+                            sum += Int(v)
+                        }
+                        return sum
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(total == (1...3_200).reduce(0, +))
+        }
+    }
+
+    @Test func anAlreadyCancelledCallerFailsWithoutRunningTheStatement() async throws {
+        try await TestDB.withConnection { c in
+            try await c.execute("CREATE TEMP TABLE submitted_t(n int)")
+            try await c.execute("INSERT INTO submitted_t VALUES (\(Int32(1)))")
+            let task = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await c.execute("INSERT INTO submitted_t VALUES (\(Int32(2)))")
+            }
+            do {
+                _ = try await task.value
+                Issue.record("a cancelled caller ran its statement")
+            } catch let e as PGError {
+                #expect(e.code == .cancelled, "\(e)")
+            }
+            #expect(try await c.queryOne("SELECT count(*)::int8 FROM submitted_t", as: Int.self) == 1)
+        }
+    }
+
+    @Test func cancellingAWaitingCallerCancelsTheQuery() async throws {
+        let c = try await TestDB.connect()
+        _ = try await c.execute("SELECT pg_sleep($1)", [0.0])
+        let task = Task { try await c.execute("SELECT pg_sleep($1)", [10.0]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        task.cancel()
+        do {
+            _ = try await task.value
+            Issue.record("the sleep was not cancelled")
+        } catch let e as PGError {
+            #expect(e.code == .cancelled || e.sqlState == .queryCanceled, "\(e)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        await c.close()
+    }
+}

@@ -123,6 +123,21 @@ extension PGConnection {
                 guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
                 retried = true
             }
+        } else {
+            // The caller runs elsewhere: hand the request to the loop as a closure and wait on the caller's own
+            // executor. The loop starts it in place (a statement described before), so the task never runs on
+            // the loop: one hop back when the reply comes, instead of a hop there and two task runs on the loop.
+            let stream = PGRowStream(columns: nil, unit: 0, owner: self)
+            let send = afterSend
+            await stream.submitAndWait(on: eventLoop) { [self] in
+                startSubmitted(stream, sql, bindings, timeout: timeout, afterSend: send)
+            }
+            if !stream.wasDeclined {
+                afterSend = nil
+                guard let error = stream.earlyFailure else { return stream }
+                guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
+                retried = true
+            }
         }
         while true {
             let stream = try await startAndWait(sql, bindings, timeout: timeout, afterSend: afterSend)
@@ -301,18 +316,42 @@ extension PGConnection {
 
     /// Starts a statement without suspending when it can: a described statement used last, or unnamed mode.
     /// Returns nil when it needs the full path (preparing, resolving type names).
-    func startWithoutSuspending(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
+    func startWithoutSuspending(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+                                into existing: PGRowStream? = nil) throws -> PGRowStream? {
         try ensureOpen()
         if useUnnamedStatements {
             guard bindings.count <= Int(Int16.max),
                   !bindings.contains(where: { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil })
             else { return nil }
-            return try startUnnamed(sql, bindings, timeout: timeout)
+            return try startUnnamed(sql, bindings, timeout: timeout, into: existing)
         }
         if let statement = recentStatement(sql, bindings) {
-            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout)
+            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout, into: existing)
         }
         return nil
+    }
+
+    /// Runs on the loop for a caller off it (see `run`): starts the request into the caller's stream, or
+    /// declines (the caller then takes the full path), or fails the stream. `afterSend` runs unless declined.
+    nonisolated func startSubmitted(_ stream: PGRowStream, _ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+                                    afterSend: (@Sendable () -> Void)?) {
+        assumeIsolated { connection in
+            guard stream.mayStart() else {
+                afterSend?()
+                stream.finish(.failure(PGError(code: .cancelled, message: "the query was cancelled before it was sent", isSafeToRetry: true)))
+                return
+            }
+            do {
+                guard try connection.startWithoutSuspending(sql, bindings, timeout: timeout, into: stream) != nil else {
+                    stream.decline()
+                    return
+                }
+                afterSend?()
+            } catch {
+                afterSend?()
+                stream.finish(.failure((error as? PGError) ?? PGError(code: .encoding, message: "\(error)")))
+            }
+        }
     }
 
     /// Waits until the statement is described. A name clash (42P05: a pooler shares server sessions) turns
@@ -331,9 +370,10 @@ extension PGConnection {
     }
 
     /// Queues Bind/Execute/Sync for a described statement and returns the result's stream.
-    func enqueueExecute(_ statement: PreparedStatement, key: String, bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
+    func enqueueExecute(_ statement: PreparedStatement, key: String, bindings: [any PGEncodable], timeout: Duration?,
+                        into existing: PGRowStream? = nil) throws -> PGRowStream {
         let unit = makeUnitID()
-        let stream = makeStream(columns: statement.columns, unit: unit)
+        let stream = existing ?? makeStream(columns: statement.columns, unit: unit)
         let mark = out.count
         do {
             try PGFrontendEncoder.bind(statement: statement.name, parameters: bindings, resultFormats: statement.resultFormats, into: &out)
@@ -348,12 +388,14 @@ extension PGConnection {
         executions[unit] = ExecutionInfo(statementKey: key)
         armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
+        if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }
         return stream
     }
 
     /// Parse (unnamed) + Bind + Describe(portal) + Execute + Sync in one write; results in text, since their
     /// types are not known before Bind.
-    func startUnnamed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream {
+    func startUnnamed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+                      into existing: PGRowStream? = nil) throws -> PGRowStream {
         let mark = out.count
         PGFrontendEncoder.parse(statement: "", sql: sql, parameterTypes: parameterTypes(bindings), into: &out)
         do {
@@ -366,12 +408,13 @@ extension PGConnection {
         PGFrontendEncoder.execute(into: &out)
         PGFrontendEncoder.sync(into: &out)
         let unit = makeUnitID()
-        let stream = makeStream(columns: nil, unit: unit)
+        let stream = existing ?? makeStream(columns: nil, unit: unit)
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
         executions[unit] = ExecutionInfo(statementKey: nil)
         armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
+        if let existing, existing.started(unit: unit, columns: nil) { cancelUnit(unit) }
         return stream
     }
 

@@ -233,7 +233,7 @@ extension PGConnection {
     func readableTLS(_ tls: PGTLSSession) {
         while !fdClosed && !readPaused {
             var failure: Int32 = 0
-            let n = decoder.readFrom(capacity: 65_536) { pointer, capacity in
+            let n = decoder.readFrom(capacity: decoder.preferredReadSize) { pointer, capacity in
                 switch tls.read(into: pointer, capacity: capacity) {
                 case .bytes(let n): return n
                 case .wouldBlock: return -1

@@ -212,7 +212,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var rounds = 0
         while !fdClosed && !readPaused {
             var failure: Int32 = 0
-            let capacity = 65_536
+            let capacity = decoder.preferredReadSize
             let n = decoder.readFrom(capacity: capacity) { pointer, capacity in
                 switch PGSocket.read(fd, into: pointer, capacity: capacity) {
                 case .bytes(let n): return n

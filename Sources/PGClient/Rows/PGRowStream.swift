@@ -35,21 +35,27 @@ final class PGRowStream: @unchecked Sendable {
         var receivedAny = false
         var recoverable = false
         var onFinish: (@Sendable () -> Void)?
+        /// The request; 0 until a submitted stream is started on the connection's loop.
+        var unit: UInt64 = 0
+        /// The consumer was cancelled before the request started (submitted streams only).
+        var cancelRequested = false
+        /// The connection could not start a submitted request without suspending: the caller takes the full path.
+        var declined = false
     }
 
     let highWatermark: Int
-    /// The request this stream belongs to.
-    let unit: UInt64
     let owner: any PGRowStreamOwner
     private let lockWord = Atomic<Bool>(false)
     private var state: State
 
     init(columns: PGRowDescription?, unit: UInt64, owner: any PGRowStreamOwner, highWatermark: Int = 8192) {
         self.highWatermark = highWatermark
-        self.unit = unit
         self.owner = owner
-        self.state = State(columns: columns)
+        self.state = State(columns: columns, unit: unit)
     }
+
+    /// The request this stream belongs to (0 while a submitted stream has not started).
+    var unit: UInt64 { withState { $0.unit } }
 
     @inline(__always)
     private func withState<R>(_ body: (inout State) -> R) -> R {
@@ -69,8 +75,59 @@ final class PGRowStream: @unchecked Sendable {
     }
 
     func onCancel() {
-        owner.rowStreamCancelled(unit: unit)
+        let unit = withState { s -> UInt64 in
+            s.cancelRequested = true
+            return s.unit
+        }
+        if unit != 0 { owner.rowStreamCancelled(unit: unit) }
     }
+
+    // MARK: Submitted requests (a caller off the connection's loop)
+
+    /// Registers the caller as the waiter, has `submit` run on `loop` (it starts the request, or declines), and
+    /// waits for the first event or the decline. The waiting task stays on its own executor: the loop runs a
+    /// closure rather than the task, and the reply resumes the task where it belongs.
+    func submitAndWait(on loop: PGEventLoop, _ submit: @escaping @Sendable () -> Void) async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (cont: UnsafeContinuation<Void, Never>) in
+                withState { $0.waiter = cont }
+                loop.execute(submit)
+            }
+        } onCancel: { [self] in
+            self.onCancel()
+        }
+        // A wake-up other than the first event or the decline cannot happen (only push, finish and decline
+        // resume the waiter), but stay safe: wait on until one of them is visible.
+        while !withState({ !$0.rows.isEmpty || $0.completion != nil || $0.declined }) {
+            await wait()
+        }
+    }
+
+    /// Called on the loop before starting a submitted request: false when its consumer was cancelled already.
+    func mayStart() -> Bool { withState { !$0.cancelRequested } }
+
+    /// Called on the loop once the request is queued: records its unit and columns. Returns true when the
+    /// consumer was cancelled meanwhile (the caller then cancels the unit).
+    func started(unit: UInt64, columns: PGRowDescription?) -> Bool {
+        withState { s in
+            s.unit = unit
+            if s.columns == nil { s.columns = columns }
+            return s.cancelRequested
+        }
+    }
+
+    /// The connection declined to start a submitted request without suspending.
+    func decline() {
+        let waiter = withState { s -> UnsafeContinuation<Void, Never>? in
+            s.declined = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    var wasDeclined: Bool { withState { $0.declined } }
 
     /// True once any row arrived.
     var receivedAny: Bool { withState { $0.receivedAny } }

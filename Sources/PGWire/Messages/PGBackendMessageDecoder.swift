@@ -22,6 +22,11 @@ public struct PGBackendMessageDecoder: Sendable {
         self.maxMessageLength = maxMessageLength
     }
 
+    /// How much the next read should ask for: grows (to 64 KiB) while reads fill it, shrinks (to 4 KiB) while
+    /// they use little of it. Fresh storage is needed whenever decoded rows still hold the old one, so small
+    /// replies should not cost a 64 KiB allocation each (glibc consolidates and trims around that size).
+    public private(set) var preferredReadSize = 16_384
+
     /// Bytes received but not yet decoded.
     @inlinable public var unreadCount: Int { writeIndex - readIndex }
 
@@ -63,6 +68,11 @@ public struct PGBackendMessageDecoder: Sendable {
         }
         readIndex = 0
         writeIndex = tail + max(result, 0)
+        if result >= capacity {
+            preferredReadSize = min(preferredReadSize * 2, 65_536)
+        } else if result >= 0, result < capacity / 4 {
+            preferredReadSize = max(preferredReadSize / 2, 4096)
+        }
         return result
     }
 
