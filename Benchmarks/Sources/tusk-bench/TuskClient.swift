@@ -96,15 +96,6 @@ struct TuskClient: BenchClient {
     }
 
     private func w2(_ ctx: BenchContext) async throws -> Sample {
-        if onLoop {
-            // The pool's tasks are the caller's; "on its event loop" measures 8 plain connections instead.
-            var conns: [PGConnection] = []
-            for _ in 0..<8 { conns.append(try await connect(ctx.url)) }
-            defer { let cs = conns; Task { for c in cs { await c.close() } } }
-            var s = try await fanOut(conns, tasks: 64, n: Workload.w2.count(scale: ctx.scale), server: ctx.server)
-            s.note = "8 connections without the pool, each task on its connection's event loop; pipelined per connection"
-            return s
-        }
         let n = Workload.w2.count(scale: ctx.scale)
         let pool = PGPool(configuration: try PGConnectionConfiguration(url: ctx.url),
                           options: .init(pool: PGPoolConfiguration(minimumConnections: 8, maximumConnections: 8)))
@@ -113,15 +104,23 @@ struct TuskClient: BenchClient {
             Int(try await pool.queryOne(PGQuery(unsafeSQL: Workload.addOneSQL, [v]), as: Int32.self))
         }
         for i in 0..<400 { _ = try await add(Workload.value(i)) }
+        // "On its event loop": each task prefers one of the pool's loops and is served by connections of that loop.
+        let loops = pool.eventLoops
+        let onLoop = self.onLoop
         var sum = 0
         var sample = try await measureInProcess(server: ctx.server, operations: n) {
             sum = try await withThrowingTaskGroup(of: Int.self) { group in
                 for t in 0..<64 {
-                    group.addTask {
+                    let body: @Sendable () async throws -> Int = {
                         var s = 0
                         var i = t
                         while i < n { s &+= try await add(Workload.value(i)); i += 64 }
                         return s
+                    }
+                    if onLoop {
+                        group.addTask(executorPreference: loops[t % loops.count], operation: body)
+                    } else {
+                        group.addTask(operation: body)
                     }
                 }
                 var total = 0
@@ -131,7 +130,9 @@ struct TuskClient: BenchClient {
         }
         try verify(sum == Workload.expectedAddOneSum(n), "W2 sum \(sum)")
         await pool.shutdown()
-        sample.note = "PGPool (8 connections); statements pipelined onto connections nobody holds exclusively"
+        sample.note = onLoop
+            ? "PGPool (8 connections); tasks prefer the pool's event loops (pool.eventLoops) and get connections of their loop"
+            : "PGPool (8 connections); plain tasks; statements pipelined onto connections nobody holds exclusively"
         return sample
     }
 
