@@ -36,29 +36,38 @@ struct PGUnitTable<Value> {
             guard let i = index(of: id) else { return nil }
             return values[i]
         }
-        set {
+        _modify {
+            // In place: `table[id]?.field = x` must not copy the entry out and back.
             if let i = index(of: id) {
-                if values[i] != nil, newValue == nil { count -= 1 }
-                if values[i] == nil, newValue != nil { count += 1 }
-                values[i] = newValue
-                if newValue == nil { trimHead() }
-                return
-            }
-            guard let newValue else { return }
-            count += 1
-            if ids.last.map({ $0 < id }) ?? true {
-                ids.append(id)
-                values.append(newValue)
-            } else {
-                var lo = head
-                var hi = ids.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+                let wasPresent = values[i] != nil
+                yield &values[i]
+                let isPresent = values[i] != nil
+                if wasPresent != isPresent {
+                    count += isPresent ? 1 : -1
+                    if !isPresent { trimHead() }
                 }
-                ids.insert(id, at: lo)
-                values.insert(newValue, at: lo)
+            } else {
+                var value: Value? = nil
+                yield &value
+                if let value { insert(id, value) }
             }
+        }
+    }
+
+    private mutating func insert(_ id: UInt64, _ value: Value) {
+        count += 1
+        if ids.last.map({ $0 < id }) ?? true {
+            ids.append(id)
+            values.append(value)
+        } else {
+            var lo = head
+            var hi = ids.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+            }
+            ids.insert(id, at: lo)
+            values.insert(value, at: lo)
         }
     }
 
