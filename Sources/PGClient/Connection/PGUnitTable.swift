@@ -2,8 +2,10 @@
 ///
 /// Requests are answered in the order they were sent and ids grow with every request, so the table is a FIFO
 /// array: the entry looked up is nearly always the oldest, found without hashing; others by binary search.
+/// Presence is kept apart from the values so that checking it never copies a value.
 struct PGUnitTable<Value> {
     private var ids: [UInt64] = []
+    private var present: [Bool] = []
     private var values: [Value?] = []
     private var head = 0
     private(set) var count = 0
@@ -14,7 +16,7 @@ struct PGUnitTable<Value> {
     var oldestID: UInt64? {
         var i = head
         while i < ids.count {
-            if values[i] != nil { return ids[i] }
+            if present[i] { return ids[i] }
             i += 1
         }
         return nil
@@ -33,18 +35,17 @@ struct PGUnitTable<Value> {
 
     subscript(id: UInt64) -> Value? {
         get {
-            guard let i = index(of: id) else { return nil }
+            guard let i = index(of: id), present[i] else { return nil }
             return values[i]
         }
         _modify {
             // In place: `table[id]?.field = x` must not copy the entry out and back.
-            if let i = index(of: id) {
-                let wasPresent = values[i] != nil
+            if let i = index(of: id), present[i] {
                 yield &values[i]
-                let isPresent = values[i] != nil
-                if wasPresent != isPresent {
-                    count += isPresent ? 1 : -1
-                    if !isPresent { trimHead() }
+                if case .none = values[i] {
+                    present[i] = false
+                    count -= 1
+                    trimHead()
                 }
             } else {
                 var value: Value? = nil
@@ -55,9 +56,17 @@ struct PGUnitTable<Value> {
     }
 
     private mutating func insert(_ id: UInt64, _ value: Value) {
+        if let i = index(of: id) {
+            // A slot left by a removed entry with this id (ids are never reused in practice).
+            values[i] = value
+            present[i] = true
+            count += 1
+            return
+        }
         count += 1
         if ids.last.map({ $0 < id }) ?? true {
             ids.append(id)
+            present.append(true)
             values.append(value)
         } else {
             var lo = head
@@ -67,37 +76,48 @@ struct PGUnitTable<Value> {
                 if ids[mid] < id { lo = mid + 1 } else { hi = mid }
             }
             ids.insert(id, at: lo)
+            present.insert(true, at: lo)
             values.insert(value, at: lo)
         }
     }
 
     @discardableResult
     mutating func removeValue(forKey id: UInt64) -> Value? {
-        guard let i = index(of: id), let value = values[i] else { return nil }
-        values[i] = nil
+        guard let i = index(of: id), present[i] else { return nil }
+        let value = values[i].take()
+        present[i] = false
         count -= 1
         trimHead()
         return value
     }
 
     private mutating func trimHead() {
-        while head < ids.count, values[head] == nil { head += 1 }
+        while head < ids.count, !present[head] { head += 1 }
         if head == ids.count {
             ids.removeAll(keepingCapacity: true)
+            present.removeAll(keepingCapacity: true)
             values.removeAll(keepingCapacity: true)
             head = 0
         } else if head > 32 && head * 2 > ids.count {
             ids.removeFirst(head)
+            present.removeFirst(head)
             values.removeFirst(head)
             head = 0
         }
     }
 
     /// The values, oldest first.
-    var allValues: [Value] { values[head...].compactMap { $0 } }
+    var allValues: [Value] {
+        var result: [Value] = []
+        for i in head..<ids.count where present[i] {
+            if let v = values[i] { result.append(v) }
+        }
+        return result
+    }
 
     mutating func removeAll() {
         ids.removeAll()
+        present.removeAll()
         values.removeAll()
         head = 0
         count = 0
