@@ -26,6 +26,20 @@ import Testing
         return n
     }
 
+    @Test func staleStatementsAreRetriedOnAFreshPick() async throws {
+        let pool = try await makePool(.init(minimumConnections: 2, maximumConnections: 2))
+        await pool.start()
+        try await pool.execute("DROP TABLE IF EXISTS pool_stale_t")
+        try await pool.execute("CREATE TABLE pool_stale_t(a int)")
+        try await pool.execute("INSERT INTO pool_stale_t VALUES (\(Int32(1)))")
+        // Prepared on both connections (shared statements go round-robin), then the result type changes.
+        for _ in 0..<4 { #expect(try await pool.query("SELECT * FROM pool_stale_t").collect()[0].count == 1) }
+        try await pool.execute("ALTER TABLE pool_stale_t ADD COLUMN b text DEFAULT 'x'")
+        for _ in 0..<4 { #expect(try await pool.query("SELECT * FROM pool_stale_t").collect()[0].count == 2) }
+        try await pool.execute("DROP TABLE pool_stale_t")
+        await pool.shutdown()
+    }
+
     @Test func twoHundredTasksShareEightConnections() async throws {
         let pg = try await TestDB.server()
         let app = "tusk_pool_200"

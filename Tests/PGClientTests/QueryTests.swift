@@ -4,6 +4,15 @@ import PGTestSupport
 import Testing
 
 @Suite struct QueryTests {
+    @Test func aValueMuchLargerThanOneReadArrivesWhole() async throws {
+        try await TestDB.withConnection { c in
+            let text = try await c.queryOne("SELECT repeat('x', \(Int32(20_000_000))) || 'end'", as: String.self)
+            #expect(text.utf8.count == 20_000_003)
+            #expect(text.hasSuffix("xend"))
+            #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        }
+    }
+
     @Test func extendedQueryWithBoundParametersOfEveryBinaryType() async throws {
         try await TestDB.withConnection { c in
             let uuid = UUID()

@@ -227,3 +227,37 @@ enum Server {
     }
 }
 
+
+@Suite struct DecoderBufferGrowthTests {
+    /// A message far larger than one read is read into one allocation sized from its header, not copied into
+    /// fresh storage on every read.
+    @Test func aLargeMessageIsReadInPlace() throws {
+        var decoder = PGBackendMessageDecoder()
+        let body = [UInt8](repeating: 0x78, count: 4_000_000)
+        var message: [UInt8] = [UInt8(ascii: "d")]
+        let length = UInt32(4 + body.count)
+        message += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        message += body
+        var offset = 0
+        var storages = Set<UInt>()
+        while offset < message.count {
+            let n = decoder.readFrom(capacity: 65_536) { pointer, capacity in
+                let k = min(capacity, message.count - offset)
+                message.withUnsafeBytes { src in pointer.copyMemory(from: src.baseAddress! + offset, byteCount: k) }
+                return k
+            }
+            offset += n
+            storages.insert(decoder.buffer.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+            if offset < message.count {
+                let next = try decoder.nextMessage()
+                #expect(next == nil)
+            }
+        }
+        guard case .copyData(let bytes)? = try decoder.nextMessage() else {
+            Issue.record("no CopyData")
+            return
+        }
+        #expect(bytes.count == body.count)
+        #expect(storages.count <= 3, "storage reallocated \(storages.count) times")
+    }
+}

@@ -101,9 +101,17 @@ extension PGConnection {
 
     // MARK: Internals
 
-    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
+    /// A stale cached statement failed a request whose caller retries elsewhere (`run(retryStale: false)`).
+    struct StaleStatement: Error {
+        let error: PGError
+    }
+
+    /// Runs a statement. A stale cached statement is prepared again and the statement retried once here, unless
+    /// `retryStale` is false (the pool's shared path: the connection may be leased exclusively by then, so the
+    /// pool retries on a connection it picks again); then `StaleStatement` is thrown.
+    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool = true,
                          afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
-        var retried = false
+        var retried = !retryStale
         var afterSend = afterSend
         if eventLoop.inEventLoop {
             // The caller runs on this connection's thread (it prefers the connection's event loop as its
@@ -121,6 +129,7 @@ extension PGConnection {
                 await stream.waitForFirstEvent()
                 guard let error = stream.earlyFailure else { return stream }
                 guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
+                if retried { throw StaleStatement(error: error) }
                 retried = true
             }
         } else {
@@ -136,6 +145,7 @@ extension PGConnection {
                 afterSend = nil
                 guard let error = stream.earlyFailure else { return stream }
                 guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
+                if retried { throw StaleStatement(error: error) }
                 retried = true
             }
         }
@@ -143,9 +153,12 @@ extension PGConnection {
             let stream = try await startAndWait(sql, bindings, timeout: timeout, afterSend: afterSend)
             afterSend = nil
             if let error = stream.earlyFailure {
-                if !retried, stream.isRecoverable {
-                    retried = true
-                    continue
+                if stream.isRecoverable {
+                    if !retryStale { throw StaleStatement(error: error) }
+                    if !retried {
+                        retried = true
+                        continue
+                    }
                 }
                 throw Self.adjustForCancellation(error)
             }
@@ -385,7 +398,7 @@ extension PGConnection {
         PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
-        executions[unit] = ExecutionInfo(statementKey: key)
+        executions[unit] = ExecutionInfo(statementKey: key, statement: statement)
         armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }

@@ -66,6 +66,7 @@ extension PGConnection {
             case .execute:
                 executions[unit]?.error = error
                 if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
+                   let used = executions[unit]?.statement, statements[key] === used,
                    let statement = uncacheStatement(forKey: key) {
                     // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
                     // changed (DDL): prepare it again next time; close the old name if the server still has it.

@@ -125,6 +125,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
 
     struct ExecutionInfo {
         var statementKey: String?
+        /// The cached statement this execution used (an error evicts it only if it is still the cached one).
+        var statement: PreparedStatement?
         var timer: UInt64?
         var timedOut = false
         var cancelWhenStarted = false

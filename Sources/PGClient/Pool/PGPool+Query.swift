@@ -10,9 +10,24 @@ extension PGPool {
     /// ```
     public nonisolated func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
         if let (id, connection) = shared.pick() {
-            // Pipelined onto an open connection that nobody holds exclusively.
+            // Pipelined onto an open connection that nobody holds exclusively. A stale cached statement is not
+            // retried on that connection (it may be leased exclusively by now): the retry picks again.
             let shared = self.shared
-            return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout) { shared.sent(id) })
+            do {
+                return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout, retryStale: false) {
+                    shared.sent(id)
+                })
+            } catch let stale as PGConnection.StaleStatement {
+                // The same connection (it has just dropped the stale statement) when still shared; another if not.
+                guard let (id, connection) = shared.pick(preferring: id) ?? shared.pick() else { throw stale.error }
+                do {
+                    return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout, retryStale: false) {
+                        shared.sent(id)
+                    })
+                } catch let again as PGConnection.StaleStatement {
+                    throw again.error
+                }
+            }
         }
         let (connection, request) = try await lease()
         let stream: PGRowStream

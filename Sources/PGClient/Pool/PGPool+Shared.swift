@@ -51,6 +51,16 @@ final class PGSharedConnections: Sendable {
         }
     }
 
+    /// Connection `id` again for one shared statement, if it is still open and not exclusively leased.
+    func pick(preferring id: PGPoolConnectionID) -> (PGPoolConnectionID, PGConnection)? {
+        state.withLock { s in
+            guard let i = s.entries.firstIndex(where: { $0.id == id }),
+                  !s.entries[i].exclusive, !s.entries[i].connection.isClosed else { return nil }
+            s.entries[i].pendingSends += 1
+            return (id, s.entries[i].connection)
+        }
+    }
+
     func sent(_ id: PGPoolConnectionID) {
         state.withLock { s in
             if let i = s.entries.firstIndex(where: { $0.id == id }) { s.entries[i].pendingSends -= 1 }

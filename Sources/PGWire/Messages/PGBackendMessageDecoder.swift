@@ -41,21 +41,31 @@ public struct PGBackendMessageDecoder: Sendable {
     }
 
     /// Reads from a source into the buffer: `read(pointer, capacity)` returns the bytes written (0 for end of
-    /// stream, negative for "nothing now"). Rows already decoded keep referencing the storage they came from,
-    /// so storage is reused only when nothing references it any more; otherwise the read goes to fresh storage.
+    /// stream, negative for "nothing now"). Rows already decoded keep referencing the storage they came from: the
+    /// storage is filled in place when it has room (copy-on-write copies it first if such rows are still alive,
+    /// so they never see their bytes change), and replaced by a larger one otherwise — sized for the whole message
+    /// that has started when its header is here, so a message far larger than one read is not copied per read.
     public mutating func readFrom(capacity: Int = 65_536, _ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
         let tail = writeIndex - readIndex
+        let from = readIndex
+        var needed = tail + capacity
+        if tail >= 5 {
+            let length = buffer.withUnsafeBufferPointer { b -> Int in
+                let p = b.baseAddress! + from
+                return Int(UInt32(p[1]) << 24 | UInt32(p[2]) << 16 | UInt32(p[3]) << 8 | UInt32(p[4]))
+            }
+            if length <= maxMessageLength { needed = max(needed, 1 + length) }
+        }
         var result = 0
-        if tail + capacity <= buffer.count, storageIsUnique() {
-            let from = readIndex
+        if needed <= buffer.count {
             buffer.withUnsafeMutableBufferPointer { storage in
                 let base = storage.baseAddress!
                 if tail > 0 && from > 0 { base.update(from: base + from, count: tail) }
-                result = read(UnsafeMutableRawPointer(base + tail), capacity)
+                result = read(UnsafeMutableRawPointer(base + tail), min(capacity, storage.count - tail))
             }
         } else {
-            let from = readIndex
-            buffer = [UInt8](unsafeUninitializedCapacity: tail + max(capacity, 4096)) { storage, initialized in
+            let size = max(needed, tail + max(capacity, 4096), 2 * tail)
+            buffer = [UInt8](unsafeUninitializedCapacity: size) { storage, initialized in
                 if tail > 0 {
                     buffer.withUnsafeBufferPointer { old in
                         storage.baseAddress!.update(from: old.baseAddress! + from, count: tail)
@@ -74,15 +84,6 @@ public struct PGBackendMessageDecoder: Sendable {
             preferredReadSize = max(preferredReadSize / 2, 4096)
         }
         return result
-    }
-
-    /// True when no slice (a decoded row) still references the buffer's storage.
-    @usableFromInline
-    mutating func storageIsUnique() -> Bool {
-        // An Array is one reference to its storage object; check that object's reference count in place.
-        withUnsafeMutablePointer(to: &buffer) { pointer in
-            pointer.withMemoryRebound(to: AnyObject.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
-        }
     }
 
     /// One framed message: its type byte and where its body lies in the buffer.
