@@ -16,11 +16,15 @@ public protocol PGEventHandler: AnyObject, Sendable {
     func eventLoopFlush()
 }
 
-/// One I/O thread: an epoll loop that is also a Swift `SerialExecutor` and `TaskExecutor`.
+/// One I/O thread: an epoll loop that is a Swift `TaskExecutor` and provides a serial executor for actors.
 ///
 /// Jobs enqueued from other threads wake it through an eventfd; jobs enqueued from the loop itself run in
-/// the same iteration with no syscall. Connection actors use a loop as their executor, so resuming a
-/// waiter after a reply costs no thread hop.
+/// the same iteration with no syscall. Connection actors use the loop's serial executor
+/// (`asUnownedSerialExecutor()`), so resuming a waiter after a reply costs no thread hop.
+///
+/// The two faces have separate identities: a job of a task that prefers the loop runs as non-isolated code,
+/// a job of an actor runs isolated to the serial face. (Run as isolated, a task's non-isolated code would
+/// switch executors — one more enqueue and run — at every return from an `await`.)
 ///
 /// ```swift
 /// let loop = PGEventLoopGroup.shared.next()
@@ -28,9 +32,27 @@ public protocol PGEventHandler: AnyObject, Sendable {
 ///     // runs on the loop's thread
 /// }
 /// ```
-public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
+public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
+    /// A queued job, and whether it belongs to an actor on the loop (run isolated to the serial face) or to a
+    /// task that prefers the loop (run as non-isolated code).
+    struct LoopJob {
+        let job: UnownedJob
+        let isolated: Bool
+    }
+
+    /// The serial executor of the actors that live on this loop.
+    private final class SerialFace: SerialExecutor, @unchecked Sendable {
+        unowned(unsafe) let loop: PGEventLoop
+        init(loop: PGEventLoop) { self.loop = loop }
+        func enqueue(_ job: consuming ExecutorJob) { loop.enqueue(LoopJob(job: UnownedJob(job), isolated: true)) }
+        func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+        func checkIsolated() { precondition(loop.inEventLoop, "not on the event loop's thread") }
+        func isIsolatingCurrentContext() -> Bool? { loop.inEventLoop }
+    }
+    private var serialFace: SerialFace!
+
     private struct Pending {
-        var jobs: [UnownedJob] = []
+        var jobs: [LoopJob] = []
         var closures: [@Sendable () -> Void] = []
         var sleeping = false
     }
@@ -47,9 +69,9 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     private let flushingBox = PGUncheckedBox<[any PGEventHandler]>([])
     private let flushSetBox = PGUncheckedBox<Set<ObjectIdentifier>>([])
     /// Jobs enqueued by the loop's own thread (a reply resuming a waiter): no lock, no wake-up.
-    private let localJobsBox = PGUncheckedBox<[UnownedJob]>([])
+    private let localJobsBox = PGUncheckedBox<[LoopJob]>([])
     /// The batch being run (swapped with the queues so draining never allocates).
-    private let runningJobsBox = PGUncheckedBox<[UnownedJob]>([])
+    private let runningJobsBox = PGUncheckedBox<[LoopJob]>([])
     private let runningClosuresBox = PGUncheckedBox<[@Sendable () -> Void]>([])
     private var handlers: [Int32: any PGEventHandler] {
         unsafeAddress { UnsafePointer(handlersBox.pointer) }
@@ -67,11 +89,11 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
         unsafeAddress { UnsafePointer(flushSetBox.pointer) }
         unsafeMutableAddress { flushSetBox.pointer }
     }
-    private var localJobs: [UnownedJob] {
+    private var localJobs: [LoopJob] {
         unsafeAddress { UnsafePointer(localJobsBox.pointer) }
         unsafeMutableAddress { localJobsBox.pointer }
     }
-    private var runningJobs: [UnownedJob] {
+    private var runningJobs: [LoopJob] {
         unsafeAddress { UnsafePointer(runningJobsBox.pointer) }
         unsafeMutableAddress { runningJobsBox.pointer }
     }
@@ -95,6 +117,7 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
         epfd = ep
         wakeFD = ev
         _ = ctusk_epoll_add(epfd, wakeFD, CTUSK_EPOLLIN, Self.wakeToken)
+        serialFace = SerialFace(loop: self)
         let box = Unmanaged.passRetained(self)
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
@@ -133,7 +156,10 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
     // MARK: Executor conformance
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        let unowned = UnownedJob(job)
+        enqueue(LoopJob(job: UnownedJob(job), isolated: false))
+    }
+
+    private func enqueue(_ unowned: LoopJob) {
         if inEventLoop {
             localJobs.append(unowned)
             return
@@ -149,19 +175,14 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
         if wake { _ = ctusk_eventfd_signal(wakeFD) }
     }
 
+    /// The serial executor for actors living on this loop (their `unownedExecutor`).
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        UnownedSerialExecutor(ordinary: serialFace)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
-
-    public func checkIsolated() {
-        precondition(inEventLoop, "not on the event loop's thread")
-    }
-
-    public func isIsolatingCurrentContext() -> Bool? { inEventLoop }
 
     /// Runs `body` on the loop's thread (soon; in order with other enqueued work).
     public func execute(_ body: @escaping @Sendable () -> Void) {
@@ -303,8 +324,12 @@ public final class PGEventLoop: SerialExecutor, TaskExecutor, @unchecked Sendabl
                 for c in runningClosures { c() }
                 runningClosures.removeAll(keepingCapacity: true)
             }
-            for job in runningJobs {
-                job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            for entry in runningJobs {
+                if entry.isolated {
+                    entry.job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+                } else {
+                    entry.job.runSynchronously(on: task)
+                }
             }
             runningJobs.removeAll(keepingCapacity: true)
             flushAll()
