@@ -261,13 +261,15 @@ final class PGRowStream: @unchecked Sendable {
 
     /// The consumer stopped iterating: drop buffered rows and let the producer drain the rest.
     func abandon() {
+        var dropped: [PGDataRow] = []
         let resume = withState { s -> Bool in
             s.abandoned = true
-            s.rows = []
+            swap(&dropped, &s.rows)  // released after the lock: up to `highWatermark` rows
             let paused = s.producerPaused
             s.producerPaused = false
             return paused
         }
+        dropped = []
         if resume { owner.rowStreamWantsMore() }
     }
 
