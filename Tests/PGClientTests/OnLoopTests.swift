@@ -179,3 +179,23 @@ import Testing
         await c.close()
     }
 }
+
+@Suite struct SingleReaderTests {
+    @Test func aSecondConcurrentReaderGetsATypedErrorInsteadOfWaitingForever() async throws {
+        try await TestDB.withConnection { c in
+            // 100 KB of rows arrive at once (the server flushes its buffer), then the last row after a pause.
+            let rows = try await c.query(
+                "SELECT repeat('x', 100) FROM generate_series(1, 1000) UNION ALL SELECT 'end' FROM pg_sleep(0.5)")
+            let first = Task { try await rows.collect().count }
+            try await Task.sleep(for: .milliseconds(150))
+            do {
+                _ = try await within(.seconds(2), "the second reader") { try await rows.collect().count }
+                Issue.record("a second concurrent reader was accepted")
+            } catch let e as PGError {
+                #expect(e.code == .misuse, "\(e)")
+            }
+            #expect(try await first.value == 1001)
+            #expect(try await c.queryOne("SELECT 2", as: Int.self) == 2)
+        }
+    }
+}

@@ -29,7 +29,7 @@ final class PGRowStream: @unchecked Sendable {
         var rows: [PGDataRow] = []
         var completion: Completion?
         var columns: PGRowDescription?
-        var waiter: UnsafeContinuation<Void, Never>?
+        var waiter: UnsafeContinuation<Bool, Never>?
         var producerPaused = false
         var abandoned = false
         var receivedAny = false
@@ -89,7 +89,7 @@ final class PGRowStream: @unchecked Sendable {
     /// closure rather than the task, and the reply resumes the task where it belongs.
     func submitAndWait(on loop: PGEventLoop, _ submit: @escaping @Sendable () -> Void) async {
         await withTaskCancellationHandler {
-            await withUnsafeContinuation { (cont: UnsafeContinuation<Void, Never>) in
+            _ = await withUnsafeContinuation { (cont: UnsafeContinuation<Bool, Never>) in
                 withState { $0.waiter = cont }
                 loop.execute(submit)
             }
@@ -99,7 +99,7 @@ final class PGRowStream: @unchecked Sendable {
         // A wake-up other than the first event or the decline cannot happen (only push, finish and decline
         // resume the waiter), but stay safe: wait on until one of them is visible.
         while !withState({ !$0.rows.isEmpty || $0.completion != nil || $0.declined }) {
-            await wait()
+            if !(await wait()) { return }
         }
     }
 
@@ -118,13 +118,13 @@ final class PGRowStream: @unchecked Sendable {
 
     /// The connection declined to start a submitted request without suspending.
     func decline() {
-        let waiter = withState { s -> UnsafeContinuation<Void, Never>? in
+        let waiter = withState { s -> UnsafeContinuation<Bool, Never>? in
             s.declined = true
             let w = s.waiter
             s.waiter = nil
             return w
         }
-        waiter?.resume()
+        waiter?.resume(returning: true)
     }
 
     var wasDeclined: Bool { withState { $0.declined } }
@@ -146,7 +146,7 @@ final class PGRowStream: @unchecked Sendable {
 
     /// Adds rows; returns false when the producer should pause reading.
     func push(_ batch: [PGDataRow]) -> Bool {
-        var waiter: UnsafeContinuation<Void, Never>?
+        var waiter: UnsafeContinuation<Bool, Never>?
         let keepReading = withState { s -> Bool in
             if s.abandoned || s.completion != nil { return true }
             s.receivedAny = true
@@ -159,14 +159,14 @@ final class PGRowStream: @unchecked Sendable {
             }
             return true
         }
-        waiter?.resume()
+        waiter?.resume(returning: true)
         return keepReading
     }
 
     /// Ends the stream.
     func finish(_ completion: Completion) {
         var hook: (@Sendable () -> Void)?
-        let waiter = withState { s -> UnsafeContinuation<Void, Never>? in
+        let waiter = withState { s -> UnsafeContinuation<Bool, Never>? in
             guard s.completion == nil else { return nil }
             s.completion = completion
             hook = s.onFinish
@@ -175,7 +175,7 @@ final class PGRowStream: @unchecked Sendable {
             s.waiter = nil
             return w
         }
-        waiter?.resume()
+        waiter?.resume(returning: true)
         hook?()
     }
 
@@ -224,20 +224,26 @@ final class PGRowStream: @unchecked Sendable {
                 onCancel()
                 // Wait for the connection to finish the query (it fails it as cancelled).
             }
-            await wait()
+            if !(await wait()) {
+                return .end(.failure(PGError(
+                    code: .misuse, message: "the rows are already being read by another task; a result has one reader")))
+            }
         }
     }
 
-    /// Suspends until the producer pushes rows or finishes (returns at once if it already has).
-    private func wait(isolation: isolated (any Actor)? = #isolation) async {
+    /// Suspends until the producer pushes rows or finishes (returns at once if it already has). Returns false,
+    /// at once, when another task is already waiting on this stream (a result has a single reader).
+    @discardableResult
+    private func wait(isolation: isolated (any Actor)? = #isolation) async -> Bool {
         await withTaskCancellationHandler {
-            await withUnsafeContinuation { (cont: UnsafeContinuation<Void, Never>) in
-                let ready = withState { s -> Bool in
+            await withUnsafeContinuation { (cont: UnsafeContinuation<Bool, Never>) in
+                let outcome = withState { s -> Bool? in
                     if !s.rows.isEmpty || s.completion != nil { return true }
+                    if s.waiter != nil { return false }
                     s.waiter = cont
-                    return false
+                    return nil
                 }
-                if ready { cont.resume() }
+                if let outcome { cont.resume(returning: outcome) }
             }
         } onCancel: { [self] in
             self.onCancel()
@@ -247,7 +253,7 @@ final class PGRowStream: @unchecked Sendable {
     /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
     func waitForFirstEvent(isolation: isolated (any Actor)? = #isolation) async {
         while !withState({ !$0.rows.isEmpty || $0.completion != nil }) {
-            await wait(isolation: isolation)
+            if !(await wait(isolation: isolation)) { return }
         }
     }
 
