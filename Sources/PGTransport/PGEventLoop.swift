@@ -62,44 +62,23 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     private let pending = PGLock(Pending())
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
-    // Loop-thread-only state.
-    // Loop-thread-only state lives in unchecked boxes: see PGUncheckedBox.
-    private let handlersBox = PGUncheckedBox<[Int32: any PGEventHandler]>([:])
-    private let flushListBox = PGUncheckedBox<[any PGEventHandler]>([])
-    private let flushingBox = PGUncheckedBox<[any PGEventHandler]>([])
-    private let flushSetBox = PGUncheckedBox<Set<ObjectIdentifier>>([])
-    /// Jobs enqueued by the loop's own thread (a reply resuming a waiter): no lock, no wake-up.
-    private let localJobsBox = PGUncheckedBox<[LoopJob]>([])
-    /// The batch being run (swapped with the queues so draining never allocates).
-    private let runningJobsBox = PGUncheckedBox<[LoopJob]>([])
-    private let runningClosuresBox = PGUncheckedBox<[@Sendable () -> Void]>([])
-    private var handlers: [Int32: any PGEventHandler] {
-        unsafeAddress { UnsafePointer(handlersBox.pointer) }
-        unsafeMutableAddress { handlersBox.pointer }
+    /// State only the loop's thread touches. It lives in an unchecked box (see PGUncheckedBox): as stored
+    /// properties of this class, every mutation would pay a run-time exclusivity check.
+    private struct LoopState {
+        var handlers: [Int32: any PGEventHandler] = [:]
+        var flushList: [any PGEventHandler] = []
+        var flushing: [any PGEventHandler] = []
+        var flushSet: Set<ObjectIdentifier> = []
+        /// Jobs enqueued by the loop's own thread (a reply resuming a waiter): no lock, no wake-up.
+        var localJobs: [LoopJob] = []
+        /// The batch being run (swapped with the queues so draining never allocates).
+        var runningJobs: [LoopJob] = []
+        var runningClosures: [@Sendable () -> Void] = []
     }
-    private var flushList: [any PGEventHandler] {
-        unsafeAddress { UnsafePointer(flushListBox.pointer) }
-        unsafeMutableAddress { flushListBox.pointer }
-    }
-    private var flushing: [any PGEventHandler] {
-        unsafeAddress { UnsafePointer(flushingBox.pointer) }
-        unsafeMutableAddress { flushingBox.pointer }
-    }
-    private var flushSet: Set<ObjectIdentifier> {
-        unsafeAddress { UnsafePointer(flushSetBox.pointer) }
-        unsafeMutableAddress { flushSetBox.pointer }
-    }
-    private var localJobs: [LoopJob] {
-        unsafeAddress { UnsafePointer(localJobsBox.pointer) }
-        unsafeMutableAddress { localJobsBox.pointer }
-    }
-    private var runningJobs: [LoopJob] {
-        unsafeAddress { UnsafePointer(runningJobsBox.pointer) }
-        unsafeMutableAddress { runningJobsBox.pointer }
-    }
-    private var runningClosures: [@Sendable () -> Void] {
-        unsafeAddress { UnsafePointer(runningClosuresBox.pointer) }
-        unsafeMutableAddress { runningClosuresBox.pointer }
+    private let loopStateBox = PGUncheckedBox(LoopState())
+    private var ls: LoopState {
+        unsafeAddress { UnsafePointer(loopStateBox.pointer) }
+        unsafeMutableAddress { loopStateBox.pointer }
     }
     private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
     private var nextTimerID: UInt64 = 1
@@ -136,15 +115,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         while threadID.load(ordering: .acquiring) == 0 { sched_yield() }
     }
 
-    deinit {
-        handlersBox.free()
-        flushListBox.free()
-        flushingBox.free()
-        flushSetBox.free()
-        localJobsBox.free()
-        runningJobsBox.free()
-        runningClosuresBox.free()
-    }
+    deinit { loopStateBox.free() }
 
     /// True when called on this loop's thread.
     @inlinable public var inEventLoop: Bool { ctusk_thread_id() == threadIDValue }
@@ -161,7 +132,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
 
     private func enqueue(_ unowned: LoopJob) {
         if inEventLoop {
-            localJobs.append(unowned)
+            ls.localJobs.append(unowned)
             return
         }
         let wake = pending.withLock { p -> Bool in
@@ -205,7 +176,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         guard ctusk_epoll_add(epfd, fd, CTUSK_EPOLLIN | CTUSK_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd))) == 0 else {
             throw PGTransportError.system("epoll_ctl(ADD)", errno: ctusk_errno())
         }
-        handlers[fd] = handler
+        ls.handlers[fd] = handler
     }
 
     /// Changes interest for a registered descriptor.
@@ -220,7 +191,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// Removes a descriptor (does not close it).
     public func deregister(fd: Int32) {
         precondition(inEventLoop)
-        if handlers.removeValue(forKey: fd) != nil {
+        if ls.handlers.removeValue(forKey: fd) != nil {
             _ = ctusk_epoll_del(epfd, fd)
         }
     }
@@ -228,13 +199,13 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
     public func scheduleFlush(_ handler: any PGEventHandler) {
         precondition(inEventLoop)
-        if flushList.count < 8 {
+        if ls.flushList.count < 8 {
             // A short list (the usual case): a scan is cheaper than hashing.
-            for h in flushList where h === handler { return }
-            flushList.append(handler)
-            if flushList.count == 8 { for h in flushList { flushSet.insert(ObjectIdentifier(h)) } }
-        } else if flushSet.insert(ObjectIdentifier(handler)).inserted {
-            flushList.append(handler)
+            for h in ls.flushList where h === handler { return }
+            ls.flushList.append(handler)
+            if ls.flushList.count == 8 { for h in ls.flushList { ls.flushSet.insert(ObjectIdentifier(h)) } }
+        } else if ls.flushSet.insert(ObjectIdentifier(handler)).inserted {
+            ls.flushList.append(handler)
         }
     }
 
@@ -265,7 +236,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         var events = [ctusk_event](repeating: ctusk_event(), count: 64)
         while !stopped.load(ordering: .relaxed) {
             var timeout: Int32 = -1
-            let hasWork = !localJobs.isEmpty || pending.withLock { p -> Bool in
+            let hasWork = !ls.localJobs.isEmpty || pending.withLock { p -> Bool in
                 if p.jobs.isEmpty && p.closures.isEmpty {
                     p.sleeping = true
                     return false
@@ -288,10 +259,10 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
                         continue
                     }
                     let fd = Int32(truncatingIfNeeded: e.data)
-                    guard let h = handlers[fd] else { continue }
+                    guard let h = ls.handlers[fd] else { continue }
                     if e.events & (CTUSK_EPOLLOUT) != 0 { h.eventLoopWritable() }
                     if e.events & (CTUSK_EPOLLIN | CTUSK_EPOLLHUP | CTUSK_EPOLLERR | CTUSK_EPOLLRDHUP) != 0,
-                       handlers[fd] != nil {
+                       ls.handlers[fd] != nil {
                         h.eventLoopReadable()
                     }
                 }
@@ -309,29 +280,29 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         var rounds = 0
         while rounds < 16 {
             rounds += 1
-            swap(&runningJobs, &localJobs)
+            swap(&ls.runningJobs, &ls.localJobs)
             pending.withLock { p in
-                if runningJobs.isEmpty {
-                    swap(&runningJobs, &p.jobs)
+                if ls.runningJobs.isEmpty {
+                    swap(&ls.runningJobs, &p.jobs)
                 } else if !p.jobs.isEmpty {
-                    runningJobs.append(contentsOf: p.jobs)
+                    ls.runningJobs.append(contentsOf: p.jobs)
                     p.jobs.removeAll(keepingCapacity: true)
                 }
-                if !p.closures.isEmpty { swap(&runningClosures, &p.closures) }
+                if !p.closures.isEmpty { swap(&ls.runningClosures, &p.closures) }
             }
-            if runningJobs.isEmpty && runningClosures.isEmpty { return }
-            if !runningClosures.isEmpty {
-                for c in runningClosures { c() }
-                runningClosures.removeAll(keepingCapacity: true)
+            if ls.runningJobs.isEmpty && ls.runningClosures.isEmpty { return }
+            if !ls.runningClosures.isEmpty {
+                for c in ls.runningClosures { c() }
+                ls.runningClosures.removeAll(keepingCapacity: true)
             }
-            for entry in runningJobs {
+            for entry in ls.runningJobs {
                 if entry.isolated {
                     entry.job.runSynchronously(isolatedTo: serial, taskExecutor: task)
                 } else {
                     entry.job.runSynchronously(on: task)
                 }
             }
-            runningJobs.removeAll(keepingCapacity: true)
+            ls.runningJobs.removeAll(keepingCapacity: true)
             flushAll()
         }
     }
@@ -346,11 +317,11 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     private func flushAll() {
-        guard !flushList.isEmpty else { return }
-        swap(&flushing, &flushList)
-        if !flushSet.isEmpty { flushSet.removeAll(keepingCapacity: true) }
-        for h in flushing { h.eventLoopFlush() }
-        flushing.removeAll(keepingCapacity: true)
+        guard !ls.flushList.isEmpty else { return }
+        swap(&ls.flushing, &ls.flushList)
+        if !ls.flushSet.isEmpty { ls.flushSet.removeAll(keepingCapacity: true) }
+        for h in ls.flushing { h.eventLoopFlush() }
+        ls.flushing.removeAll(keepingCapacity: true)
     }
 }
 

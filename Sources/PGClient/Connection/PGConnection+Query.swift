@@ -111,8 +111,20 @@ extension PGConnection {
     /// pool retries on a connection it picks again); then `StaleStatement` is thrown.
     nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool = true,
                          afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
-        var retried = !retryStale
+        var retried = false
         var afterSend = afterSend
+        /// The stream when the request started well; nil to run it again (a stale statement, once); or throws.
+        func checked(_ stream: PGRowStream) throws -> PGRowStream? {
+            guard let error = stream.earlyFailure else { return stream }
+            if stream.isRecoverable {
+                if !retryStale { throw StaleStatement(error: error) }
+                if !retried {
+                    retried = true
+                    return nil
+                }
+            }
+            throw Self.adjustForCancellation(error)
+        }
         if eventLoop.inEventLoop {
             // The caller runs on this connection's thread (it prefers the connection's event loop as its
             // executor): start the request right here, with no hop onto the actor's queue.
@@ -127,10 +139,7 @@ extension PGConnection {
                 afterSend?()
                 afterSend = nil
                 await stream.waitForFirstEvent()
-                guard let error = stream.earlyFailure else { return stream }
-                guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
-                if retried { throw StaleStatement(error: error) }
-                retried = true
+                if let stream = try checked(stream) { return stream }
             }
         } else {
             // The caller runs elsewhere: hand the request to the loop as a closure and wait on the caller's own
@@ -143,26 +152,13 @@ extension PGConnection {
             }
             if !stream.wasDeclined {
                 afterSend = nil
-                guard let error = stream.earlyFailure else { return stream }
-                guard stream.isRecoverable else { throw Self.adjustForCancellation(error) }
-                if retried { throw StaleStatement(error: error) }
-                retried = true
+                if let stream = try checked(stream) { return stream }
             }
         }
         while true {
             let stream = try await startAndWait(sql, bindings, timeout: timeout, afterSend: afterSend)
             afterSend = nil
-            if let error = stream.earlyFailure {
-                if stream.isRecoverable {
-                    if !retryStale { throw StaleStatement(error: error) }
-                    if !retried {
-                        retried = true
-                        continue
-                    }
-                }
-                throw Self.adjustForCancellation(error)
-            }
-            return stream
+            if let stream = try checked(stream) { return stream }
         }
     }
 
@@ -244,18 +240,14 @@ extension PGConnection {
     }
 
     func startQuery(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, prepareOnly: Bool) async throws -> PGRowStream {
+        if !prepareOnly, let stream = try startWithoutSuspending(sql, bindings, timeout: timeout) { return stream }
         try ensureOpen()
-        if bindings.contains(where: { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil }) {
-            try await resolveTypeNames(bindings)
-        }
+        if Self.needsTypeResolution(bindings) { try await resolveTypeNames(bindings) }
         guard bindings.count <= Int(Int16.max) else {
             throw PGError(code: .encoding, message: "too many parameters (\(bindings.count)); the protocol allows at most 32767")
         }
         if useUnnamedStatements && !prepareOnly {
             return try startUnnamed(sql, bindings, timeout: timeout)
-        }
-        if !prepareOnly, let statement = recentStatement(sql, bindings) {
-            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout)
         }
         let key = Self.statementKey(sql, bindings)
         let statement = lookUpOrPrepare(key: key, sql: sql, bindings: bindings)
@@ -327,15 +319,18 @@ extension PGConnection {
         try assumeIsolated { try $0.startWithoutSuspending(sql, bindings, timeout: timeout) }
     }
 
+    /// True when a value's type is known by name only and must be resolved to an OID on this connection first.
+    static func needsTypeResolution(_ bindings: [any PGEncodable]) -> Bool {
+        bindings.contains { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil }
+    }
+
     /// Starts a statement without suspending when it can: a described statement used last, or unnamed mode.
     /// Returns nil when it needs the full path (preparing, resolving type names).
     func startWithoutSuspending(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
                                 into existing: PGRowStream? = nil) throws -> PGRowStream? {
         try ensureOpen()
         if useUnnamedStatements {
-            guard bindings.count <= Int(Int16.max),
-                  !bindings.contains(where: { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil })
-            else { return nil }
+            guard bindings.count <= Int(Int16.max), !Self.needsTypeResolution(bindings) else { return nil }
             return try startUnnamed(sql, bindings, timeout: timeout, into: existing)
         }
         if let statement = recentStatement(sql, bindings) {

@@ -230,32 +230,6 @@ extension PGConnection {
 
     // MARK: I/O through TLS
 
-    func readableTLS(_ tls: PGTLSSession) {
-        while !fdClosed && !readPaused {
-            var failure: Int32 = 0
-            let n = decoder.readFrom(capacity: decoder.preferredReadSize) { pointer, capacity in
-                switch tls.read(into: pointer, capacity: capacity) {
-                case .bytes(let n): return n
-                case .wouldBlock: return -1
-                case .endOfStream: return 0
-                case .error(let e):
-                    failure = e
-                    return -2
-                }
-            }
-            if n == -1 { return }
-            if n == 0 || n == -2 {
-                inputEnded(underlying: n == 0 ? "end of stream" : (tls.lastError ?? PGSocket.errorDescription(failure)))
-                return
-            }
-            processMessages()
-            // Bytes OpenSSL holds raise no epoll event, so keep reading while it holds some. When it holds none,
-            // stop: the (level-triggered) loop reports the socket again if more arrived, and an extra SSL_read
-            // would cost a recv that returns EAGAIN.
-            if !tls.hasBufferedData { return }
-        }
-    }
-
     func flushTLS(_ tls: PGTLSSession) {
         while outOffset < out.count {
             let result = out.bytes.withUnsafeBytes { raw in

@@ -207,16 +207,14 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     public nonisolated func eventLoopFlush() { assumeIsolated { $0.flush() } }
 
     func readable() {
-        if let tls {
-            readableTLS(tls)
-            return
-        }
+        let tls = self.tls
         var rounds = 0
         while !fdClosed && !readPaused {
             var failure: Int32 = 0
             let capacity = decoder.preferredReadSize
             let n = decoder.readFrom(capacity: capacity) { pointer, capacity in
-                switch PGSocket.read(fd, into: pointer, capacity: capacity) {
+                let result = tls?.read(into: pointer, capacity: capacity) ?? PGSocket.read(fd, into: pointer, capacity: capacity)
+                switch result {
                 case .bytes(let n): return n
                 case .wouldBlock: return -1
                 case .endOfStream: return 0
@@ -227,12 +225,19 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
             }
             if n == -1 { return }
             if n == 0 || n == -2 {
-                inputEnded(underlying: n == 0 ? "end of stream" : PGSocket.errorDescription(failure))
+                inputEnded(underlying: n == 0 ? "end of stream" : (tls?.lastError ?? PGSocket.errorDescription(failure)))
                 return
             }
             processMessages()
             rounds += 1
-            if n < capacity || rounds >= 8 { return }
+            if let tls {
+                // Bytes OpenSSL holds raise no epoll event, so keep reading while it holds some. When it holds none,
+                // stop: the (level-triggered) loop reports the socket again if more arrived, and an extra SSL_read
+                // would cost a recv that returns EAGAIN.
+                if !tls.hasBufferedData { return }
+            } else if n < capacity || rounds >= 8 {
+                return
+            }
         }
     }
 

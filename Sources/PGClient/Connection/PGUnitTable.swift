@@ -22,15 +22,21 @@ struct PGUnitTable<Value> {
         return nil
     }
 
-    private func index(of id: UInt64) -> Int? {
-        if head < ids.count, ids[head] == id { return head }
+    /// The first slot at or after `head` whose id is not below `id` (ids are sorted).
+    private func lowerBound(_ id: UInt64) -> Int {
         var lo = head
         var hi = ids.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if ids[mid] < id { lo = mid + 1 } else { hi = mid }
         }
-        return lo < ids.count && ids[lo] == id ? lo : nil
+        return lo
+    }
+
+    private func index(of id: UInt64) -> Int? {
+        if head < ids.count, ids[head] == id { return head }
+        let i = lowerBound(id)
+        return i < ids.count && ids[i] == id ? i : nil
     }
 
     subscript(id: UInt64) -> Value? {
@@ -69,15 +75,10 @@ struct PGUnitTable<Value> {
             present.append(true)
             values.append(value)
         } else {
-            var lo = head
-            var hi = ids.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if ids[mid] < id { lo = mid + 1 } else { hi = mid }
-            }
-            ids.insert(id, at: lo)
-            present.insert(true, at: lo)
-            values.insert(value, at: lo)
+            let i = lowerBound(id)
+            ids.insert(id, at: i)
+            present.insert(true, at: i)
+            values.insert(value, at: i)
         }
     }
 

@@ -9,23 +9,22 @@ extension PGPool {
     /// for try await (id, name) in try await pool.query("SELECT id, name FROM users").decode((Int, String).self) { … }
     /// ```
     public nonisolated func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
-        if let (id, connection) = shared.pick() {
+        if var (id, connection) = shared.pick() {
             // Pipelined onto an open connection that nobody holds exclusively. A stale cached statement is not
-            // retried on that connection (it may be leased exclusively by now): the retry picks again.
+            // retried blindly on that connection (it may be leased exclusively by now): the retry picks again —
+            // the same connection (it has just dropped the statement) while still shared, another if not.
             let shared = self.shared
-            do {
-                return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout, retryStale: false) {
-                    shared.sent(id)
-                })
-            } catch let stale as PGConnection.StaleStatement {
-                // The same connection (it has just dropped the stale statement) when still shared; another if not.
-                guard let (id, connection) = shared.pick(preferring: id) ?? shared.pick() else { throw stale.error }
+            var retried = false
+            while true {
+                let picked = id
                 do {
                     return PGRowSequence(stream: try await connection.run(query.sql, query.bindings, timeout: timeout, retryStale: false) {
-                        shared.sent(id)
+                        shared.sent(picked)
                     })
-                } catch let again as PGConnection.StaleStatement {
-                    throw again.error
+                } catch let stale as PGConnection.StaleStatement {
+                    guard !retried, let next = shared.pick(preferring: id) ?? shared.pick() else { throw stale.error }
+                    retried = true
+                    (id, connection) = next
                 }
             }
         }

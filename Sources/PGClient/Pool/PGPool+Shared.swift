@@ -13,11 +13,19 @@ final class PGSharedConnections: Sendable {
         var exclusive = false
         /// Statements that picked this connection and are not yet queued on it.
         var pendingSends = 0
+        /// Open and not exclusively leased: a shared statement may go here.
+        var isUsable: Bool { !exclusive && !connection.isClosed }
     }
 
     struct State {
         var entries: [Entry] = []
         var next = 0
+
+        /// Entry `i` takes one more shared statement.
+        mutating func claim(_ i: Int) -> (PGPoolConnectionID, PGConnection) {
+            entries[i].pendingSends += 1
+            return (entries[i].id, entries[i].connection)
+        }
     }
 
     let state = PGLock(State())
@@ -28,36 +36,29 @@ final class PGSharedConnections: Sendable {
     func pick() -> (PGPoolConnectionID, PGConnection)? {
         let thread = PGEventLoop.currentThreadID
         return state.withLock { s in
+            // One pass, round-robin: the first usable connection on the caller's loop, else the first usable one.
             let n = s.entries.count
-            guard n > 0 else { return nil }
+            var chosen: Int?
             for k in 0..<n {
                 let i = (s.next &+ k) % n
-                if s.entries[i].connection.eventLoop.threadIDValue == thread,
-                   !s.entries[i].exclusive && !s.entries[i].connection.isClosed {
-                    s.next = i &+ 1
-                    s.entries[i].pendingSends += 1
-                    return (s.entries[i].id, s.entries[i].connection)
+                guard s.entries[i].isUsable else { continue }
+                if s.entries[i].connection.eventLoop.threadIDValue == thread {
+                    chosen = i
+                    break
                 }
+                if chosen == nil { chosen = i }
             }
-            for k in 0..<n {
-                let i = (s.next &+ k) % n
-                if !s.entries[i].exclusive && !s.entries[i].connection.isClosed {
-                    s.next = i &+ 1
-                    s.entries[i].pendingSends += 1
-                    return (s.entries[i].id, s.entries[i].connection)
-                }
-            }
-            return nil
+            guard let i = chosen else { return nil }
+            s.next = i &+ 1
+            return s.claim(i)
         }
     }
 
     /// Connection `id` again for one shared statement, if it is still open and not exclusively leased.
     func pick(preferring id: PGPoolConnectionID) -> (PGPoolConnectionID, PGConnection)? {
         state.withLock { s in
-            guard let i = s.entries.firstIndex(where: { $0.id == id }),
-                  !s.entries[i].exclusive, !s.entries[i].connection.isClosed else { return nil }
-            s.entries[i].pendingSends += 1
-            return (id, s.entries[i].connection)
+            guard let i = s.entries.firstIndex(where: { $0.id == id }), s.entries[i].isUsable else { return nil }
+            return s.claim(i)
         }
     }
 

@@ -50,10 +50,7 @@ public struct PGBackendMessageDecoder: Sendable {
         let from = readIndex
         var needed = tail + capacity
         if tail >= 5 {
-            let length = buffer.withUnsafeBufferPointer { b -> Int in
-                let p = b.baseAddress! + from
-                return Int(UInt32(p[1]) << 24 | UInt32(p[2]) << 16 | UInt32(p[3]) << 8 | UInt32(p[4]))
-            }
+            let length = buffer.withUnsafeBufferPointer { Self.lengthField($0.baseAddress! + from) }
             if length <= maxMessageLength { needed = max(needed, 1 + length) }
         }
         var result = 0
@@ -106,13 +103,19 @@ public struct PGBackendMessageDecoder: Sendable {
         guard available >= 5 else { return nil }
         let (type, length) = buffer.withUnsafeBufferPointer { b in
             let p = b.baseAddress! + readIndex
-            return (p[0], Int(UInt32(p[1]) << 24 | UInt32(p[2]) << 16 | UInt32(p[3]) << 8 | UInt32(p[4])))
+            return (p[0], Self.lengthField(p))
         }
         guard length >= 4, length <= maxMessageLength else { throw Self.badLength(type, length, maxMessageLength) }
         guard available >= 1 + length else { return nil }
         let frame = Frame(type: type, bodyStart: readIndex + 5, bodyEnd: readIndex + 1 + length)
         readIndex = frame.bodyEnd
         return frame
+    }
+
+    /// The big-endian length after a message's type byte at `header`.
+    @inlinable
+    static func lengthField(_ header: UnsafePointer<UInt8>) -> Int {
+        Int(UInt32(header[1]) << 24 | UInt32(header[2]) << 16 | UInt32(header[3]) << 8 | UInt32(header[4]))
     }
 
     @usableFromInline
