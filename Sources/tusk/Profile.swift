@@ -12,21 +12,42 @@ enum Profile {
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
+    static func userSeconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    }
+
     static func measure(_ name: String, operations: Int, unit: String, _ body: () async throws -> Void) async rethrows {
         let cpu0 = cpuSeconds()
+        let user0 = userSeconds()
         let t0 = ContinuousClock.now
         try await body()
         let elapsed = ContinuousClock.now - t0
         let cpu = cpuSeconds() - cpu0
+        let user = userSeconds() - user0
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "%@: %.0f %@/s, %.2f µs client CPU per %@ (%.2f s)", name, Double(operations) / seconds, unit,
-                     cpu / Double(operations) * 1e6, unit, seconds))
+        print(String(format: "%@: %.0f %@/s, %.2f µs client CPU per %@ (%.2f user) (%.2f s)", name, Double(operations) / seconds, unit,
+                     cpu / Double(operations) * 1e6, unit, user / Double(operations) * 1e6, seconds))
     }
 
     static func run(url: String, workload: String, scale: Double) async throws {
         let config = try PGConnectionConfiguration(url: url)
         let c = try await PGConnection.connect(config)
         switch workload {
+        case "w1", "w1-loop":
+            let n = Int(40_000 * scale)
+            let onLoop = workload == "w1-loop"
+            for i in 0..<200 { _ = try await Bench.one(c, Int32(i)) }
+            try await measure("W1 sequential\(onLoop ? " on the loop" : "")", operations: n, unit: "query") {
+                let body = {
+                    var check = 0
+                    for i in 0..<n { check &+= try await Bench.one(c, Int32(i & 0xFFFF)) }
+                    return check
+                }
+                let check = onLoop ? try await withTaskExecutorPreference(c.eventLoop, operation: body) : try await body()
+                guard check > 0 else { throw PGError(code: .misuse, message: "wrong results") }
+            }
         case "decode":
             let n = Int(1_000_000 * scale)
             try await measure("W3 decode", operations: n, unit: "row") {
@@ -141,7 +162,7 @@ enum Profile {
             print(String(format: "  p50 %.0f µs, p99 %.0f µs", latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
             await listener.close()
         default:
-            print("workloads: decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
+            print("workloads: w1, w1-loop, decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
         }
         await c.close()
     }
