@@ -138,15 +138,15 @@ extension PGConnection {
                 }
                 startupContinuation = cont
                 startupTimer = eventLoop.scheduleTimer(after: timeout) { [self] in
-                    assumeIsolated {
-                        $0.startupTimer = nil
-                        $0.closeWithError(PGError(code: .timeout, message: "connection start-up timed out after \(configuration.connectTimeout)", isSafeToRetry: true))
-                    }
+                    onLoop((), LoopCall { c, _ in
+                        c.startupTimer = nil
+                        c.closeWithError(PGError(code: .timeout, message: "connection start-up timed out after \(c.configuration.connectTimeout)", isSafeToRetry: true))
+                    })
                 }
             }
         } onCancel: {
             eventLoop.execute { [self] in
-                assumeIsolated { $0.closeWithError(PGError(code: .cancelled, message: "connecting was cancelled", isSafeToRetry: true)) }
+                onLoop((), LoopCall { c, _ in c.closeWithError(PGError(code: .cancelled, message: "connecting was cancelled", isSafeToRetry: true)) })
             }
         }
         if let statementTimeout = configuration.statementTimeout {

@@ -19,7 +19,7 @@ extension PGConnection {
     /// let rows = try await connection.query("SELECT id, name FROM users WHERE id > \(minimum)")
     /// for try await (id, name) in rows.decode((Int, String).self) { print(id, name) }
     /// ```
-    public nonisolated func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
+    public nonisolated(nonsending) func query(_ query: PGQuery, timeout: Duration? = nil) async throws -> PGRowSequence {
         PGRowSequence(stream: try await run(query.sql, query.bindings, timeout: timeout))
     }
 
@@ -28,7 +28,7 @@ extension PGConnection {
     /// ```swift
     /// let rows = try await connection.query("SELECT $1::int4 + 1", [41])
     /// ```
-    public nonisolated func query(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> PGRowSequence {
+    public nonisolated(nonsending) func query(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> PGRowSequence {
         PGRowSequence(stream: try await run(sql, bindings, timeout: timeout))
     }
 
@@ -39,7 +39,7 @@ extension PGConnection {
     /// let n = try await connection.execute("UPDATE accounts SET balance = 0 WHERE id = \(id)")
     /// ```
     @discardableResult
-    public nonisolated func execute(_ query: PGQuery, timeout: Duration? = nil) async throws -> Int? {
+    public nonisolated(nonsending) func execute(_ query: PGQuery, timeout: Duration? = nil) async throws -> Int? {
         try await drain(try await run(query.sql, query.bindings, timeout: timeout))
     }
 
@@ -49,7 +49,7 @@ extension PGConnection {
     /// try await connection.execute("DELETE FROM sessions WHERE user_id = $1", [7])
     /// ```
     @discardableResult
-    public nonisolated func execute(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> Int? {
+    public nonisolated(nonsending) func execute(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration? = nil) async throws -> Int? {
         try await drain(try await run(sql, bindings, timeout: timeout))
     }
 
@@ -109,7 +109,7 @@ extension PGConnection {
     /// Runs a statement. A stale cached statement is prepared again and the statement retried once here, unless
     /// `retryStale` is false (the pool's shared path: the connection may be leased exclusively by then, so the
     /// pool retries on a connection it picks again); then `StaleStatement` is thrown.
-    nonisolated func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool = true,
+    nonisolated(nonsending) func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool = true,
                          afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
         var retried = false
         var afterSend = afterSend
@@ -179,7 +179,7 @@ extension PGConnection {
         return stream
     }
 
-    nonisolated func drain(_ stream: PGRowStream) async throws -> Int? {
+    nonisolated(nonsending) func drain(_ stream: PGRowStream) async throws -> Int? {
         while true {
             switch await stream.next() {
             case .rows: continue
@@ -316,7 +316,7 @@ extension PGConnection {
     /// `startWithoutSuspending` from a caller already on the connection's event loop thread (checked by the caller):
     /// the loop runs one job at a time, so the actor's state is ours for the duration of this synchronous call.
     nonisolated func startOnOwnThread(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
-        try assumeIsolated { try $0.startWithoutSuspending(sql, bindings, timeout: timeout) }
+        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in try c.startWithoutSuspending(a.0, a.1, timeout: a.2) })
     }
 
     /// True when a value's type is known by name only and must be resolved to an OID on this connection first.
@@ -343,7 +343,8 @@ extension PGConnection {
     /// declines (the caller then takes the full path), or fails the stream. `afterSend` runs unless declined.
     nonisolated func startSubmitted(_ stream: PGRowStream, _ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
                                     afterSend: (@Sendable () -> Void)?) {
-        assumeIsolated { connection in
+        onLoop((stream, sql, bindings, timeout, afterSend), LoopCall { connection, a in
+            let (stream, sql, bindings, timeout, afterSend) = a
             guard stream.mayStart() else {
                 afterSend?()
                 stream.finish(.failure(PGError(code: .cancelled, message: "the query was cancelled before it was sent", isSafeToRetry: true)))
@@ -359,7 +360,7 @@ extension PGConnection {
                 afterSend?()
                 stream.finish(.failure((error as? PGError) ?? PGError(code: .encoding, message: "\(error)")))
             }
-        }
+        })
     }
 
     /// Waits until the statement is described. A name clash (42P05: a pooler shares server sessions) turns
@@ -432,7 +433,7 @@ extension PGConnection {
 
     nonisolated func rowStreamWantsMore() {
         let loop = eventLoop
-        loop.execute { self.assumeIsolated { $0.resumeReading() } }
+        loop.execute { self.onLoop((), LoopCall { c, _ in c.resumeReading() }) }
     }
 
     nonisolated func rowStreamCancelled(unit: UInt64) {
@@ -472,15 +473,18 @@ extension PGConnection {
 
     func armTimeout(_ timeout: Duration?, unit: UInt64) {
         guard let timeout else { return }
-        executions[unit]?.timer = eventLoop.scheduleTimer(after: timeout) { [self] in
-            assumeIsolated { $0.queryTimedOut(unit) }
+        let timer = eventLoop.scheduleTimer(after: timeout) { [self] in
+            onLoop(unit, LoopCall { c, unit in c.queryTimedOut(unit) })
         }
+        executions.update(unit) { $0.timer = timer }
     }
 
     func queryTimedOut(_ unit: UInt64) {
         guard executions[unit] != nil else { return }
-        executions[unit]?.timer = nil
-        executions[unit]?.timedOut = true
+        executions.update(unit) {
+            $0.timer = nil
+            $0.timedOut = true
+        }
         cancelUnit(unit)
     }
 
@@ -499,7 +503,7 @@ extension PGConnection {
             sendCancelRequest()
         } else {
             if executions[unit] != nil, executions[unit]?.cancelWhenStarted == false {
-                executions[unit]?.cancelWhenStarted = true
+                executions.update(unit) { $0.cancelWhenStarted = true }
                 pendingEarlyCancels += 1
             }
         }

@@ -24,7 +24,7 @@ extension PGConnection {
             switch contexts[unit] {
             case .execute, .copyOut:
                 // Completed at ReadyForQuery: a stray message before it still fails this query.
-                executions[unit]?.tag = tag
+                executions.update(unit) { $0.tag = tag }
             case .copyIn(let state):
                 state.tag = tag
             case .simple(let collector):
@@ -36,7 +36,7 @@ extension PGConnection {
             }
         case .emptyQuery(let unit):
             switch contexts[unit] {
-            case .execute: executions[unit]?.tag = ""
+            case .execute: executions.update(unit) { $0.tag = "" }
             case .simple(let collector):
                 collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
             default: break
@@ -64,7 +64,7 @@ extension PGConnection {
             let error = PGError(code: .server, message: info.message, serverInfo: info)
             switch contexts[unit] {
             case .execute:
-                executions[unit]?.error = error
+                executions.update(unit) { $0.error = error }
                 if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
                    let used = executions[unit]?.statement, statements[key] === used,
                    let statement = uncacheStatement(forKey: key) {
@@ -82,7 +82,7 @@ extension PGConnection {
             case .simple(let collector):
                 collector.error = error
             case .copyOut:
-                executions[unit]?.error = error
+                executions.update(unit) { $0.error = error }
             case .copyIn(let state):
                 state.error = error
                 state.wakeWriter()
@@ -143,7 +143,7 @@ extension PGConnection {
             // A request queued behind this one whose cancellation (or timeout) came early runs now: cancel it.
             // (Only scanned while such a mark exists: the scan is O(requests in flight).)
             if pendingEarlyCancels > 0, let next = contexts.oldestID, executions[next]?.cancelWhenStarted == true {
-                executions[next]?.cancelWhenStarted = false
+                executions.update(next) { $0.cancelWhenStarted = false }
                 pendingEarlyCancels -= 1
                 sendCancelRequest()
             }

@@ -232,8 +232,9 @@ extension PGConnection {
 
     func flushTLS(_ tls: PGTLSSession) {
         while outOffset < out.count {
+            let offset = outOffset
             let result = out.bytes.withUnsafeBytes { raw in
-                tls.write(from: raw.baseAddress! + outOffset, count: raw.count - outOffset)
+                tls.write(from: raw.baseAddress! + offset, count: raw.count - offset)
             }
             switch result {
             case .bytes(let n):

@@ -202,9 +202,9 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
 
     // MARK: Event loop callbacks
 
-    public nonisolated func eventLoopReadable() { assumeIsolated { $0.readable() } }
-    public nonisolated func eventLoopWritable() { assumeIsolated { $0.flush() } }
-    public nonisolated func eventLoopFlush() { assumeIsolated { $0.flush() } }
+    public nonisolated func eventLoopReadable() { onLoop((), LoopCall { c, _ in c.readable() }) }
+    public nonisolated func eventLoopWritable() { onLoop((), LoopCall { c, _ in c.flush() }) }
+    public nonisolated func eventLoopFlush() { onLoop((), LoopCall { c, _ in c.flush() }) }
 
     func readable() {
         let tls = self.tls
@@ -334,8 +334,11 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
             flushTLS(tls)
             return
         }
+        // The closure reads locals only: one touching the actor's state gets a run-time executor check.
+        let fd = self.fd
+        let offset = outOffset
         let result = out.bytes.withUnsafeBytes { raw in
-            PGSocket.write(fd, from: raw.baseAddress! + outOffset, count: raw.count - outOffset)
+            PGSocket.write(fd, from: raw.baseAddress! + offset, count: raw.count - offset)
         }
         switch result {
         case .bytes(let n):

@@ -44,21 +44,28 @@ struct PGUnitTable<Value> {
             guard let i = index(of: id), present[i] else { return nil }
             return values[i]
         }
-        _modify {
-            // In place: `table[id]?.field = x` must not copy the entry out and back.
+        set {
             if let i = index(of: id), present[i] {
-                yield &values[i]
-                if case .none = values[i] {
+                if let newValue {
+                    values[i] = newValue
+                } else {
+                    values[i] = nil
                     present[i] = false
                     count -= 1
                     trimHead()
                 }
-            } else {
-                var value: Value? = nil
-                yield &value
-                if let value { insert(id, value) }
+            } else if let newValue {
+                insert(id, newValue)
             }
         }
+    }
+
+    /// Changes the entry for `id` in place, if there is one. (A method rather than a `_modify` accessor: the
+    /// accessor's coroutine frame did not fit the caller's buffer and cost a malloc per call.)
+    @inline(__always)
+    mutating func update(_ id: UInt64, _ body: (inout Value) -> Void) {
+        guard let i = index(of: id), present[i] else { return }
+        body(&values[i]!)
     }
 
     private mutating func insert(_ id: UInt64, _ value: Value) {

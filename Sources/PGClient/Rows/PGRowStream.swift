@@ -202,7 +202,7 @@ final class PGRowStream: @unchecked Sendable {
     }
 
     /// Waits until rows or the end are available and takes all buffered rows.
-    func next() async -> Next {
+    nonisolated(nonsending) func next() async -> Next {
         while true {
             var resume = false
             let taken = withState { s -> Next? in
@@ -321,7 +321,7 @@ public struct PGRowSequence: AsyncSequence, Sendable {
         var columns: PGRowDescription?
         var done = false
 
-        public mutating func next() async throws -> PGRow? {
+        public nonisolated(nonsending) mutating func next() async throws -> PGRow? {
             if index < batch.count, let columns {
                 defer { index += 1 }
                 return PGRow(columns: columns, data: batch[index])
