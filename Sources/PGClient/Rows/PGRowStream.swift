@@ -234,7 +234,7 @@ final class PGRowStream: @unchecked Sendable {
     /// Suspends until the producer pushes rows or finishes (returns at once if it already has). Returns false,
     /// at once, when another task is already waiting on this stream (a result has a single reader).
     @discardableResult
-    private func wait(isolation: isolated (any Actor)? = #isolation) async -> Bool {
+    private nonisolated(nonsending) func wait() async -> Bool {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (cont: UnsafeContinuation<Bool, Never>) in
                 let outcome = withState { s -> Bool? in
@@ -251,9 +251,9 @@ final class PGRowStream: @unchecked Sendable {
     }
 
     /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
-    func waitForFirstEvent(isolation: isolated (any Actor)? = #isolation) async {
+    nonisolated(nonsending) func waitForFirstEvent() async {
         while !withState({ !$0.rows.isEmpty || $0.completion != nil }) {
-            if !(await wait(isolation: isolation)) { return }
+            if !(await wait()) { return }
         }
     }
 
