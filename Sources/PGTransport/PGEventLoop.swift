@@ -80,8 +80,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         unsafeAddress { UnsafePointer(loopStateBox.pointer) }
         unsafeMutableAddress { loopStateBox.pointer }
     }
-    private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
-    private var nextTimerID: UInt64 = 1
+    /// The loop thread's only (no run-time exclusivity check: it cost a thread-local lookup per loop turn).
+    @exclusivity(unchecked) private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
+    @exclusivity(unchecked) private var nextTimerID: UInt64 = 1
     private static let wakeToken: UInt64 = .max
 
     /// Starts a loop on a new thread.

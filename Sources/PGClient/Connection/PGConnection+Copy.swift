@@ -226,7 +226,7 @@ extension PGConnection {
         PGFrontendEncoder.query(sql, into: &out)
         responses.unitSent(.init(id: unit, kind: .copyOut))
         contexts[unit] = .copyOut(stream)
-        executions[unit] = ExecutionInfo(statementKey: nil)
+        executions[unit] = ExecutionInfo()
         eventLoop.scheduleFlush(self)
         return stream
     }

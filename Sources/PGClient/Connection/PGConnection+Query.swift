@@ -394,7 +394,7 @@ extension PGConnection {
         PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
-        executions[unit] = ExecutionInfo(statementKey: key, statement: statement)
+        executions[unit] = ExecutionInfo(statement: statement)
         armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }
@@ -420,7 +420,7 @@ extension PGConnection {
         let stream = existing ?? makeStream(columns: nil, unit: unit)
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
-        executions[unit] = ExecutionInfo(statementKey: nil)
+        executions[unit] = ExecutionInfo()
         armTimeout(timeout, unit: unit)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: nil) { cancelUnit(unit) }

@@ -42,18 +42,18 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         unsafeAddress { UnsafePointer(outBox.pointer) }
         unsafeMutableAddress { outBox.pointer }
     }
-    var outOffset = 0
-    var writeInterest = false
-    var readPaused = false
-    var fdClosed = false
+    @exclusivity(unchecked) var outOffset = 0
+    @exclusivity(unchecked) var writeInterest = false
+    @exclusivity(unchecked) var readPaused = false
+    @exclusivity(unchecked) var fdClosed = false
 
     enum Phase {
         case startup
         case ready
         case closing
-        case closed(PGError)
+        indirect case closed(PGError)
     }
-    var phase: Phase
+    @exclusivity(unchecked) var phase: Phase
     /// The start-up exchange's state, until ReadyForQuery (kept out of `phase`, which is read per message).
     var startupMachine: PGStartupStateMachine?
     var startupContinuation: CheckedContinuation<Void, any Error>?
@@ -64,14 +64,14 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         unsafeAddress { UnsafePointer(responsesBox.pointer) }
         unsafeMutableAddress { responsesBox.pointer }
     }
-    var nextUnitID: UInt64 = 1
+    @exclusivity(unchecked) var nextUnitID: UInt64 = 1
     let contextsBox: PGUncheckedBox<PGUnitTable<Context>> = PGUncheckedBox(PGUnitTable<Context>())
     var contexts: PGUnitTable<Context> {
         unsafeAddress { UnsafePointer(contextsBox.pointer) }
         unsafeMutableAddress { contextsBox.pointer }
     }
-    var batchUnit: UInt64 = 0
-    var batchStream: PGRowStream?
+    @exclusivity(unchecked) var batchUnit: UInt64 = 0
+    @exclusivity(unchecked) var batchStream: PGRowStream?
     let batchRowsBox: PGUncheckedBox<[PGDataRow]> = PGUncheckedBox([])
     var batchRows: [PGDataRow] {
         unsafeAddress { UnsafePointer(batchRowsBox.pointer) }
@@ -84,14 +84,14 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         unsafeMutableAddress { executionsBox.pointer }
     }
     /// How many requests in `executions` are marked `cancelWhenStarted`.
-    var pendingEarlyCancels = 0
+    @exclusivity(unchecked) var pendingEarlyCancels = 0
 
     var statements: [String: PreparedStatement] = [:]
     /// The statement used last: a repeated statement is found without building and hashing its key.
-    var recentStatement: PreparedStatement?
+    @exclusivity(unchecked) var recentStatement: PreparedStatement?
     var statementCounter = 0
     let statementPrefix: String
-    var useCounter: UInt64 = 0
+    @exclusivity(unchecked) var useCounter: UInt64 = 0
     var pinnedStatements: Set<String> = []
     var useUnnamedStatements: Bool
     var transactionDepth = 0
@@ -104,7 +104,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     public internal(set) var backendProcessID: Int32 = 0
     var secretKey: [UInt8] = []
     /// The transaction status at the last ReadyForQuery.
-    public internal(set) var transactionStatus: PGBackendMessage.TransactionStatus = .idle
+    @exclusivity(unchecked) public internal(set) var transactionStatus: PGBackendMessage.TransactionStatus = .idle
     /// The authentication method the server asked for ("trust", "password", "md5", "SCRAM-SHA-256", …).
     public internal(set) var authenticationMethod: String?
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
@@ -123,15 +123,29 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         case copyOut(PGRowStream)
     }
 
+    /// Kept small (it is moved in and out of its table once per request): the error, rare, is boxed.
     struct ExecutionInfo {
-        var statementKey: String?
         /// The cached statement this execution used (an error evicts it only if it is still the cached one).
         var statement: PreparedStatement?
         var timer: UInt64?
         var timedOut = false
         var cancelWhenStarted = false
         var tag: String?
-        var error: PGError?
+        private var failure: Failure?
+        private enum Failure { indirect case error(PGError) }
+
+        init(statement: PreparedStatement? = nil) { self.statement = statement }
+
+        /// The cache key of the statement used (nil for an unnamed one).
+        var statementKey: String? { statement?.key }
+
+        var error: PGError? {
+            get {
+                guard case .error(let e) = failure else { return nil }
+                return e
+            }
+            set { failure = newValue.map { .error($0) } }
+        }
     }
 
     final class PreparedStatement {

@@ -46,7 +46,8 @@ final class PGRowStream: @unchecked Sendable {
     let highWatermark: Int
     let owner: any PGRowStreamOwner
     private let lockWord = Atomic<Bool>(false)
-    private var state: State
+    /// Guarded by `lockWord`, so the run-time exclusivity check (a thread-local lookup per access) is off.
+    @exclusivity(unchecked) private var state: State
 
     init(columns: PGRowDescription?, unit: UInt64, owner: any PGRowStreamOwner, highWatermark: Int = 8192) {
         self.highWatermark = highWatermark
