@@ -84,19 +84,22 @@ public struct PGRow: Sendable {
 
     @inlinable
     static func decodeField<T: PGDecodable>(_ type: T.Type, _ bytes: ArraySlice<UInt8>?, column: Int, columns: PGRowDescription) throws -> T {
-        let info = columns.columns[column]
         guard let bytes else {
             if let null = T.pgNullValue { return null }
+            let info = columns.columns[column]
             throw PGError(code: .decoding,
                           message: "column \(column) \"\(info.name)\" (\(info.dataType)) is NULL; decode it as \(T.self)? to accept NULL")
         }
         do {
-            return try T(pgBytes: bytes, type: info.dataType, format: info.format)
+            // Two fields read in place: copying the whole column (its name) cost a retain and release per value.
+            return try T(pgBytes: bytes, type: columns.columns[column].dataType, format: columns.columns[column].format)
         } catch let error as PGError {
+            let info = columns.columns[column]
             var e = error
             e.message = "column \(column) \"\(info.name)\" (\(info.dataType), \(info.format == .binary ? "binary" : "text")) as \(T.self): \(error.message)"
             throw e
         } catch {
+            let info = columns.columns[column]
             throw PGError(code: .decoding, message: "column \(column) \"\(info.name)\" (\(info.dataType)) as \(T.self): \(error)")
         }
     }

@@ -78,7 +78,9 @@ public struct PGResponseStateMachine: Sendable {
         case start
         case parsed
         case bound
-        case paramsDescribed([PGDataType])
+        /// The statement's parameter types are in `describedParameters` (kept out of the stage so that the
+        /// stage, copied for every message, stays plain data).
+        case paramsDescribed
         case rows(columns: Int)
         case noRows
         case finished
@@ -95,6 +97,7 @@ public struct PGResponseStateMachine: Sendable {
     }
 
     private var queue: [Unit] = []
+    private var describedParameters: [PGDataType] = []
     private var head = 0
     private var active: Active?
     private var broken = false
@@ -118,6 +121,7 @@ public struct PGResponseStateMachine: Sendable {
         active = nil
         queue.removeAll()
         head = 0
+        describedParameters = []
         rowUnit = 0
         rowColumns = -1
         return ids
@@ -221,14 +225,17 @@ public struct PGResponseStateMachine: Sendable {
                 a.stage = .parsed
                 return .none
             case (.parsed, .parameterDescription(let types)):
-                a.stage = .paramsDescribed(types)
+                a.stage = .paramsDescribed
+                describedParameters = types
                 return .none
-            case (.paramsDescribed(let types), .rowDescription(let desc)):
+            case (.paramsDescribed, .rowDescription(let desc)):
                 a.stage = .finished
-                return .prepared(id, parameters: types, rows: desc)
-            case (.paramsDescribed(let types), .noData):
+                defer { describedParameters = [] }
+                return .prepared(id, parameters: describedParameters, rows: desc)
+            case (.paramsDescribed, .noData):
                 a.stage = .finished
-                return .prepared(id, parameters: types, rows: nil)
+                defer { describedParameters = [] }
+                return .prepared(id, parameters: describedParameters, rows: nil)
             default:
                 return violation("unexpected \(message.name) while preparing a statement")
             }
