@@ -226,7 +226,6 @@ extension PGConnection {
         PGFrontendEncoder.query(sql, into: &out)
         responses.unitSent(.init(id: unit, kind: .copyOut))
         contexts[unit] = .copyOut(stream)
-        executions[unit] = ExecutionInfo()
         eventLoop.scheduleFlush(self)
         return stream
     }

@@ -394,8 +394,8 @@ extension PGConnection {
         PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
-        executions[unit] = ExecutionInfo(statement: statement)
-        armTimeout(timeout, unit: unit)
+        stream.execution = ExecutionInfo(statement: statement)
+        armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }
         return stream
@@ -420,8 +420,8 @@ extension PGConnection {
         let stream = existing ?? makeStream(columns: nil, unit: unit)
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
-        executions[unit] = ExecutionInfo()
-        armTimeout(timeout, unit: unit)
+        stream.execution = ExecutionInfo()
+        armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: nil) { cancelUnit(unit) }
         return stream
@@ -471,20 +471,17 @@ extension PGConnection {
         eventLoop.scheduleFlush(self)
     }
 
-    func armTimeout(_ timeout: Duration?, unit: UInt64) {
+    func armTimeout(_ timeout: Duration?, unit: UInt64, stream: PGRowStream) {
         guard let timeout else { return }
-        let timer = eventLoop.scheduleTimer(after: timeout) { [self] in
+        stream.execution.timer = eventLoop.scheduleTimer(after: timeout) { [self] in
             onLoop(unit, LoopCall { c, unit in c.queryTimedOut(unit) })
         }
-        executions.update(unit) { $0.timer = timer }
     }
 
     func queryTimedOut(_ unit: UInt64) {
-        guard executions[unit] != nil else { return }
-        executions.update(unit) {
-            $0.timer = nil
-            $0.timedOut = true
-        }
+        guard let stream = stream(of: unit) else { return }
+        stream.execution.timer = nil
+        stream.execution.timedOut = true
         cancelUnit(unit)
     }
 
@@ -502,8 +499,8 @@ extension PGConnection {
         if let oldest = contexts.oldestID, oldest == unit {
             sendCancelRequest()
         } else {
-            if executions[unit] != nil, executions[unit]?.cancelWhenStarted == false {
-                executions.update(unit) { $0.cancelWhenStarted = true }
+            if let stream = stream(of: unit), !stream.execution.cancelWhenStarted {
+                stream.execution.cancelWhenStarted = true
                 pendingEarlyCancels += 1
             }
         }

@@ -22,9 +22,9 @@ extension PGConnection {
         case .commandComplete(let unit, let tag):
             flushRowBatch()
             switch contexts[unit] {
-            case .execute, .copyOut:
+            case .execute(let stream), .copyOut(let stream):
                 // Completed at ReadyForQuery: a stray message before it still fails this query.
-                executions.update(unit) { $0.tag = tag }
+                stream.execution.tag = tag
             case .copyIn(let state):
                 state.tag = tag
             case .simple(let collector):
@@ -36,7 +36,7 @@ extension PGConnection {
             }
         case .emptyQuery(let unit):
             switch contexts[unit] {
-            case .execute: executions.update(unit) { $0.tag = "" }
+            case .execute(let stream): stream.execution.tag = ""
             case .simple(let collector):
                 collector.results.append(PGQueryResult(columns: nil, rows: [], commandTag: ""))
             default: break
@@ -63,10 +63,10 @@ extension PGConnection {
             flushRowBatch()
             let error = PGError(code: .server, message: info.message, serverInfo: info)
             switch contexts[unit] {
-            case .execute:
-                executions.update(unit) { $0.error = error }
-                if Self.isStaleStatementError(info), let key = executions[unit]?.statementKey,
-                   let used = executions[unit]?.statement, statements[key] === used,
+            case .execute(let stream):
+                stream.execution.error = error
+                if Self.isStaleStatementError(info), let used = stream.execution.statement, let key = stream.execution.statementKey,
+                   statements[key] === used,
                    let statement = uncacheStatement(forKey: key) {
                     // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
                     // changed (DDL): prepare it again next time; close the old name if the server still has it.
@@ -81,8 +81,8 @@ extension PGConnection {
                 }
             case .simple(let collector):
                 collector.error = error
-            case .copyOut:
-                executions.update(unit) { $0.error = error }
+            case .copyOut(let stream):
+                stream.execution.error = error
             case .copyIn(let state):
                 state.error = error
                 state.wakeWriter()
@@ -95,7 +95,8 @@ extension PGConnection {
                 // Closed first, so whoever sees this query's error also sees `isClosed`.
                 closedFlag.store(true, ordering: .releasing)
                 if let context = contexts.removeValue(forKey: unit) {
-                    if executions.removeValue(forKey: unit)?.cancelWhenStarted == true { pendingEarlyCancels -= 1 }
+                    if case .execute(let stream) = context, stream.execution.cancelWhenStarted { pendingEarlyCancels -= 1 }
+                    if case .copyOut(let stream) = context, stream.execution.cancelWhenStarted { pendingEarlyCancels -= 1 }
                     fail(context, error)
                 }
                 closeWithError(PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info))
@@ -107,17 +108,20 @@ extension PGConnection {
                 case .copyIn(let state):
                     state.done()
                 case .execute(let stream), .copyOut(let stream):
-                    let info = executions.removeValue(forKey: unit)
-                    if info?.cancelWhenStarted == true { pendingEarlyCancels -= 1 }
-                    if let timer = info?.timer { eventLoop.cancelTimer(timer) }
-                    if var error = info?.error {
-                        if info?.timedOut == true, error.sqlState == .queryCanceled {
+                    // Read in place: the stream is the request's record, and copying it out costs retains.
+                    if stream.execution.cancelWhenStarted { pendingEarlyCancels -= 1 }
+                    if let timer = stream.execution.timer {
+                        eventLoop.cancelTimer(timer)
+                        stream.execution.timer = nil
+                    }
+                    if var error = stream.execution.error {
+                        if stream.execution.timedOut, error.sqlState == .queryCanceled {
                             error = PGError(code: .timeout, message: "the query timed out and was cancelled", serverInfo: error.serverInfo)
                         } else if let server = error.serverInfo, Self.isStaleStatementError(server), status == .idle, !stream.receivedAny {
                             stream.markRecoverable()
                         }
                         stream.finish(.failure(error))
-                    } else if let tag = info?.tag {
+                    } else if let tag = stream.execution.tag {
                         stream.finish(.success(commandTag: tag))
                     } else {
                         stream.finish(.failure(PGError.violation("the statement ended without completing")))
@@ -142,8 +146,8 @@ extension PGConnection {
             }
             // A request queued behind this one whose cancellation (or timeout) came early runs now: cancel it.
             // (Only scanned while such a mark exists: the scan is O(requests in flight).)
-            if pendingEarlyCancels > 0, let next = contexts.oldestID, executions[next]?.cancelWhenStarted == true {
-                executions.update(next) { $0.cancelWhenStarted = false }
+            if pendingEarlyCancels > 0, let next = contexts.oldestID, let stream = stream(of: next), stream.execution.cancelWhenStarted {
+                stream.execution.cancelWhenStarted = false
                 pendingEarlyCancels -= 1
                 sendCancelRequest()
             }

@@ -78,12 +78,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         unsafeMutableAddress { batchRowsBox.pointer }
     }
     /// Per execute request: its statement, timeout timer, and the outcome held until ReadyForQuery.
-    let executionsBox: PGUncheckedBox<PGUnitTable<ExecutionInfo>> = PGUncheckedBox(PGUnitTable<ExecutionInfo>())
-    var executions: PGUnitTable<ExecutionInfo> {
-        unsafeAddress { UnsafePointer(executionsBox.pointer) }
-        unsafeMutableAddress { executionsBox.pointer }
-    }
-    /// How many requests in `executions` are marked `cancelWhenStarted`.
+    /// How many requests in flight are marked `cancelWhenStarted`.
     @exclusivity(unchecked) var pendingEarlyCancels = 0
 
     var statements: [String: PreparedStatement] = [:]
@@ -124,6 +119,15 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     }
 
     /// Kept small (it is moved in and out of its table once per request): the error, rare, is boxed.
+    /// The stream of request `unit` when it is a streamed result (an execute or a COPY TO), whose `execution`
+    /// holds the request's bookkeeping.
+    func stream(of unit: UInt64) -> PGRowStream? {
+        switch contexts[unit] {
+        case .execute(let stream), .copyOut(let stream): stream
+        default: nil
+        }
+    }
+
     struct ExecutionInfo {
         /// The cached statement this execution used (an error evicts it only if it is still the cached one).
         var statement: PreparedStatement?
@@ -208,7 +212,6 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         responsesBox.free()
         contextsBox.free()
         batchRowsBox.free()
-        executionsBox.free()
     }
 
     /// True once the connection has closed (by `close()`, the server, or an error).
@@ -412,8 +415,6 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         }
         for context in contexts.allValues { fail(context, error) }
         contexts.removeAll()
-        for info in executions.allValues { if let t = info.timer { eventLoop.cancelTimer(t) } }
-        executions.removeAll()
         pendingEarlyCancels = 0
         for (_, statement) in statements {
             statement.cached = false
@@ -433,7 +434,12 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
 
     func fail(_ context: Context, _ error: PGError) {
         switch context {
-        case .execute(let stream), .copyOut(let stream): stream.finish(.failure(error))
+        case .execute(let stream), .copyOut(let stream):
+            if let t = stream.execution.timer {
+                eventLoop.cancelTimer(t)
+                stream.execution.timer = nil
+            }
+            stream.finish(.failure(error))
         case .copyIn(let state):
             state.error = error
             state.done()

@@ -45,6 +45,10 @@ final class PGRowStream: @unchecked Sendable {
 
     let highWatermark: Int
     let owner: any PGRowStreamOwner
+    /// The connection's bookkeeping for the request (its statement, timer, command tag, error). Only the
+    /// connection's event loop touches it, so it sits outside the lock; keeping it here rather than in a
+    /// table of its own saves an insert, lookups and a removal per request.
+    @exclusivity(unchecked) var execution = PGConnection.ExecutionInfo()
     private let lockWord = Atomic<Bool>(false)
     /// Guarded by `lockWord`, so the run-time exclusivity check (a thread-local lookup per access) is off.
     @exclusivity(unchecked) private var state: State
