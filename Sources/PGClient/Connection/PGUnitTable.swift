@@ -101,17 +101,19 @@ struct PGUnitTable<Value> {
 
     private mutating func trimHead() {
         while head < ids.count, !present[head] { head += 1 }
+        // Compact only once the dead prefix is long (its slots hold nil: removed values are released at once).
+        // Emptying the three arrays after every request cost more than the request's own table work.
+        guard head >= 32, head * 2 >= ids.count else { return }
         if head == ids.count {
             ids.removeAll(keepingCapacity: true)
             present.removeAll(keepingCapacity: true)
             values.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 32 && head * 2 > ids.count {
+        } else {
             ids.removeFirst(head)
             present.removeFirst(head)
             values.removeFirst(head)
-            head = 0
         }
+        head = 0
     }
 
     /// The values, oldest first.
