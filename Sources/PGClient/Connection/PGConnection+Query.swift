@@ -385,13 +385,20 @@ extension PGConnection {
         let stream = existing ?? makeStream(columns: statement.columns, unit: unit)
         let mark = out.count
         do {
-            try PGFrontendEncoder.bind(statement: statement.name, parameters: bindings, resultFormats: statement.resultFormats, into: &out)
+            if bindings.allSatisfy({ type(of: $0).pgFormat == .binary }) {
+                let template = statement.bindTemplate ?? PGBindTemplate(
+                    statement: statement.name, parameterCount: bindings.count, resultFormats: statement.resultFormats)
+                statement.bindTemplate = template
+                try PGFrontendEncoder.bindExecuteSync(template, parameters: bindings, into: &out)
+            } else {
+                try PGFrontendEncoder.bind(statement: statement.name, parameters: bindings, resultFormats: statement.resultFormats, into: &out)
+                PGFrontendEncoder.execute(into: &out)
+                PGFrontendEncoder.sync(into: &out)
+            }
         } catch {
             out.bytes.removeSubrange(mark...)
             throw error
         }
-        PGFrontendEncoder.execute(into: &out)
-        PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
         stream.execution = ExecutionInfo(statement: statement)

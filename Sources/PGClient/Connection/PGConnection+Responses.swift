@@ -44,6 +44,7 @@ extension PGConnection {
         case .prepared(let unit, let parameters, let rows):
             guard case .prepare(let key) = contexts[unit], let statement = statements[key] else { return }
             statement.parameterTypes = parameters
+            statement.bindTemplate = nil
             if let rows {
                 let formats = rows.columns.map { Self.binaryResultTypes.contains($0.dataType) ? PGFormat.binary : .text }
                 statement.columns = rows.withFormats(formats)

@@ -166,6 +166,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var parameterTypes: [PGDataType] = []
         var columns: PGRowDescription?
         var resultFormats: [PGFormat] = []
+        /// Bind + Execute + Sync's fixed bytes for runs whose values are all binary (made at first such run).
+        var bindTemplate: PGBindTemplate?
         var ready = false
         var waiters: [CheckedContinuation<Void, any Error>] = []
         init(name: String, sql: String, key: String, bindings: [any PGEncodable]) {

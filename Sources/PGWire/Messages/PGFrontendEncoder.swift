@@ -112,6 +112,14 @@ public enum PGFrontendEncoder {
             for p in parameters { out.writeInteger(type(of: p).pgFormat.rawValue) }
         }
         out.writeInteger(Int16(truncatingIfNeeded: parameters.count))
+        try writeParameterValues(parameters, into: &out)
+        out.writeInteger(Int16(truncatingIfNeeded: resultFormats.count))
+        for f in resultFormats { out.writeInteger(f.rawValue) }
+        end(s, &out)
+    }
+
+    /// Each value as its length and bytes (-1 for NULL), as Bind carries them.
+    static func writeParameterValues(_ parameters: [any PGEncodable], into out: inout PGWriteBuffer) throws(PGError) {
         for (i, p) in parameters.enumerated() {
             if p.pgIsNull {
                 out.writeInteger(Int32(-1))
@@ -128,9 +136,24 @@ public enum PGFrontendEncoder {
             }
             out.setInt32(Int32(out.count - lengthAt - 4), at: lengthAt)
         }
-        out.writeInteger(Int16(truncatingIfNeeded: resultFormats.count))
-        for f in resultFormats { out.writeInteger(f.rawValue) }
-        end(s, &out)
+    }
+
+    /// Bind (unnamed portal, every value in binary) + Execute (all rows) + Sync for a statement run again and
+    /// again: the parts that do not change are copied from `template`, so a run costs a few copies and the
+    /// values' encoding instead of a write per field. Same bytes as `bind` + `execute` + `sync`.
+    ///
+    /// ```swift
+    /// let template = PGBindTemplate(statement: "s1", parameterCount: 1, resultFormats: [.binary])
+    /// var out = PGWriteBuffer()
+    /// try PGFrontendEncoder.bindExecuteSync(template, parameters: [Int32(41)], into: &out)
+    /// ```
+    public static func bindExecuteSync(_ template: PGBindTemplate, parameters: [any PGEncodable],
+                                       into out: inout PGWriteBuffer) throws(PGError) {
+        let start = out.count
+        out.bytes.append(contentsOf: template.head)
+        try writeParameterValues(parameters, into: &out)
+        out.bytes.append(contentsOf: template.tail)
+        out.setInt32(Int32(out.count - PGBindTemplate.executeSyncCount - start - 1), at: start + 1)
     }
 
     /// Describe a statement ('S') or portal ('P').
@@ -198,5 +221,38 @@ public enum PGFrontendEncoder {
         let s = begin(UInt8(ascii: "f"), &out)
         out.writeCString(reason)
         end(s, &out)
+    }
+}
+
+/// The unchanging bytes of Bind + Execute + Sync for one prepared statement whose values all go in binary
+/// (see `PGFrontendEncoder.bindExecuteSync`).
+///
+/// ```swift
+/// let template = PGBindTemplate(statement: "s1", parameterCount: 2, resultFormats: [])
+/// ```
+public struct PGBindTemplate: Sendable {
+    /// 'B', a length to fill in, the unnamed portal, the statement's name, one format code (binary) and the
+    /// number of values.
+    let head: [UInt8]
+    /// The result-format codes, then Execute (unnamed portal, all rows) and Sync.
+    let tail: [UInt8]
+    static let executeSyncCount = 10 + 5
+
+    public init(statement: String, parameterCount: Int, resultFormats: [PGFormat]) {
+        var h = PGWriteBuffer(capacity: 16 + statement.utf8.count)
+        h.bytes.append(UInt8(ascii: "B"))
+        h.writeInteger(Int32(0))
+        h.writeCString("")
+        h.writeCString(statement)
+        h.writeInteger(Int16(1))
+        h.writeInteger(Int16(1))
+        h.writeInteger(Int16(truncatingIfNeeded: parameterCount))
+        head = h.bytes
+        var t = PGWriteBuffer(capacity: 2 + 2 * resultFormats.count + Self.executeSyncCount)
+        t.writeInteger(Int16(truncatingIfNeeded: resultFormats.count))
+        for f in resultFormats { t.writeInteger(f.rawValue) }
+        PGFrontendEncoder.execute(into: &t)
+        PGFrontendEncoder.sync(into: &t)
+        tail = t.bytes
     }
 }
