@@ -60,6 +60,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     private let epfd: Int32
     private let wakeFD: Int32
     private let pending = PGLock(Pending())
+    /// Set (under `pending`'s lock) when another thread queued work; lets the loop skip the lock when none
+    /// came. A set that races with the check is seen at the loop's next turn, which checks under the lock.
+    private let foreignWork = Atomic<Bool>(false)
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     /// State only the loop's thread touches. It lives in an unchecked box (see PGUncheckedBox): as stored
@@ -138,6 +141,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         }
         let wake = pending.withLock { p -> Bool in
             p.jobs.append(unowned)
+            foreignWork.store(true, ordering: .releasing)
             if p.sleeping {
                 p.sleeping = false
                 return true
@@ -160,6 +164,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     public func execute(_ body: @escaping @Sendable () -> Void) {
         let wake = pending.withLock { p -> Bool in
             p.closures.append(body)
+            foreignWork.store(true, ordering: .releasing)
             if p.sleeping {
                 p.sleeping = false
                 return true
@@ -282,14 +287,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         while rounds < 16 {
             rounds += 1
             swap(&ls.runningJobs, &ls.localJobs)
-            pending.withLock { p in
-                if ls.runningJobs.isEmpty {
-                    swap(&ls.runningJobs, &p.jobs)
-                } else if !p.jobs.isEmpty {
-                    ls.runningJobs.append(contentsOf: p.jobs)
-                    p.jobs.removeAll(keepingCapacity: true)
-                }
-                if !p.closures.isEmpty { swap(&ls.runningClosures, &p.closures) }
+            if foreignWork.load(ordering: .acquiring) {
+                takeForeignWork()
             }
             if ls.runningJobs.isEmpty && ls.runningClosures.isEmpty { return }
             if !ls.runningClosures.isEmpty {
@@ -305,6 +304,20 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             }
             ls.runningJobs.removeAll(keepingCapacity: true)
             flushAll()
+        }
+    }
+
+    /// Moves work other threads queued into this turn's batch.
+    private func takeForeignWork() {
+        pending.withLock { p in
+            foreignWork.store(false, ordering: .relaxed)
+            if ls.runningJobs.isEmpty {
+                swap(&ls.runningJobs, &p.jobs)
+            } else if !p.jobs.isEmpty {
+                ls.runningJobs.append(contentsOf: p.jobs)
+                p.jobs.removeAll(keepingCapacity: true)
+            }
+            if !p.closures.isEmpty { swap(&ls.runningClosures, &p.closures) }
         }
     }
 
