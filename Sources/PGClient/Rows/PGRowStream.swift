@@ -196,6 +196,10 @@ final class PGRowStream: @unchecked Sendable {
 
     var isFinished: Bool { withState { $0.completion != nil } }
 
+    /// True unless the result has ended and the producer is not paused for this consumer (a finished stream
+    /// takes no more rows, so neither can change later).
+    var needsConsumerToken: Bool { withState { $0.completion == nil || $0.producerPaused } }
+
     /// The columns as known now.
     var currentColumns: PGRowDescription? { withState { $0.columns } }
 
@@ -300,17 +304,21 @@ final class PGRowStream: @unchecked Sendable {
 public struct PGRowSequence: AsyncSequence, Sendable {
     public typealias Element = PGRow
     let stream: PGRowStream
-    let token: ConsumerToken
+    /// Abandons the stream when the last copy of the sequence (or an iterator) goes away, so the connection
+    /// drains the rest, or reads again if it had paused for this consumer. Nil when the result had already
+    /// ended with the connection reading on (the usual case for a small one): nothing is left to drain or
+    /// resume, and no object is allocated.
+    let token: ConsumerToken?
 
     final class ConsumerToken: Sendable {
         let stream: PGRowStream
         init(stream: PGRowStream) { self.stream = stream }
-        deinit { if !stream.isFinished { stream.abandon() } }
+        deinit { stream.abandon() }
     }
 
     init(stream: PGRowStream) {
         self.stream = stream
-        self.token = ConsumerToken(stream: stream)
+        self.token = stream.needsConsumerToken ? ConsumerToken(stream: stream) : nil
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
@@ -320,7 +328,7 @@ public struct PGRowSequence: AsyncSequence, Sendable {
     /// Iterates over the rows.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: PGRowStream
-        let token: ConsumerToken
+        let token: ConsumerToken?
         var batch: [PGDataRow] = []
         var index = 0
         var columns: PGRowDescription?
