@@ -78,13 +78,11 @@ extension PGConnection {
             return BatchStreams(items: items, commit: commit)
         }
         // Round trip 1: prepare what is not cached, all at once.
-        var prepared: [(PreparedStatement, String)] = []
-        for q in queries {
-            let key = Self.statementKey(q.sql, q.bindings)
-            prepared.append((lookUpOrPrepare(key: key, sql: q.sql, bindings: q.bindings), key))
+        let prepared = queries.map { q in
+            lookUpOrPrepare(key: Self.statementKey(q.sql, q.bindings), sql: q.sql, bindings: q.bindings)
         }
         var failures: [Int: PGError] = [:]
-        for (i, (statement, _)) in prepared.enumerated() where !statement.ready {
+        for (i, statement) in prepared.enumerated() where !statement.ready {
             do {
                 try await awaitPrepared(statement)
             } catch let e as PGError {
@@ -98,13 +96,13 @@ extension PGConnection {
         if inTransaction, let first = failures.keys.min(), let error = failures[first] { throw error }
         // Round trip 2: every execution in one write (no suspension point from here on).
         if inTransaction { try enqueueSimple("BEGIN") }
-        for (i, (statement, key)) in prepared.enumerated() {
+        for (i, statement) in prepared.enumerated() {
             if let e = failures[i] {
                 items.append(.failure(e))
                 continue
             }
             do {
-                items.append(.success(try enqueueExecute(statement, key: key, bindings: queries[i].bindings, timeout: nil)))
+                items.append(.success(try enqueueExecute(statement, bindings: queries[i].bindings, timeout: nil)))
             } catch let e as PGError {
                 items.append(.failure(e))
             }

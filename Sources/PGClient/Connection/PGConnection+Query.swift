@@ -265,7 +265,7 @@ extension PGConnection {
             stream.finish(.success(commandTag: ""))
             return stream
         }
-        return try enqueueExecute(statement, key: key, bindings: bindings, timeout: timeout)
+        return try enqueueExecute(statement, bindings: bindings, timeout: timeout)
     }
 
     /// The cached statement for `key`, or a new one whose Parse/Describe/Sync is queued now (not awaited).
@@ -334,7 +334,7 @@ extension PGConnection {
             return try startUnnamed(sql, bindings, timeout: timeout, into: existing)
         }
         if let statement = recentStatement(sql, bindings) {
-            return try enqueueExecute(statement, key: statement.key, bindings: bindings, timeout: timeout, into: existing)
+            return try enqueueExecute(statement, bindings: bindings, timeout: timeout, into: existing)
         }
         return nil
     }
@@ -379,7 +379,7 @@ extension PGConnection {
     }
 
     /// Queues Bind/Execute/Sync for a described statement and returns the result's stream.
-    func enqueueExecute(_ statement: PreparedStatement, key: String, bindings: [any PGEncodable], timeout: Duration?,
+    func enqueueExecute(_ statement: PreparedStatement, bindings: [any PGEncodable], timeout: Duration?,
                         into existing: PGRowStream? = nil) throws -> PGRowStream {
         let unit = makeUnitID()
         let stream = existing ?? makeStream(columns: statement.columns, unit: unit)
