@@ -65,8 +65,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     private let foreignWork = Atomic<Bool>(false)
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
-    /// State only the loop's thread touches. It lives in an unchecked box (see PGUncheckedBox): as stored
-    /// properties of this class, every mutation would pay a run-time exclusivity check.
+    /// State only the loop's thread touches, so it skips the run-time exclusivity check (a thread-local lookup
+    /// on every access).
     private struct LoopState {
         var handlers: [Int32: any PGEventHandler] = [:]
         var flushList: [any PGEventHandler] = []
@@ -78,12 +78,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         var runningJobs: [LoopJob] = []
         var runningClosures: [@Sendable () -> Void] = []
     }
-    private let loopStateBox = PGUncheckedBox(LoopState())
-    private var ls: LoopState {
-        unsafeAddress { UnsafePointer(loopStateBox.pointer) }
-        unsafeMutableAddress { loopStateBox.pointer }
-    }
-    /// The loop thread's only (no run-time exclusivity check: it cost a thread-local lookup per loop turn).
+    @exclusivity(unchecked) private var ls = LoopState()
     @exclusivity(unchecked) private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
     @exclusivity(unchecked) private var nextTimerID: UInt64 = 1
     private static let wakeToken: UInt64 = .max
@@ -118,8 +113,6 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         pthread_detach(thread)
         while threadID.load(ordering: .acquiring) == 0 { sched_yield() }
     }
-
-    deinit { loopStateBox.free() }
 
     /// True when called on this loop's thread.
     @inlinable public var inEventLoop: Bool { ctusk_thread_id() == threadIDValue }

@@ -11,20 +11,18 @@ import CTuskShims
 /// ```
 public final class PGLock<Value>: @unchecked Sendable {
     private let lock: OpaquePointer
-    @usableFromInline let storage: PGUncheckedBox<Value>
+    /// Guarded by `lock`, so the run-time exclusivity check (a thread-local lookup per access) is off.
+    @usableFromInline @exclusivity(unchecked) var value: Value
 
     /// Creates the lock around `value`.
     public init(_ value: Value) {
         // malloc of a few bytes fails only when the process is out of memory, where Swift itself traps anyway.
         guard let l = ctusk_lock_create() else { preconditionFailure("out of memory creating a lock") }
         self.lock = l
-        self.storage = PGUncheckedBox(value)
+        self.value = value
     }
 
-    deinit {
-        ctusk_lock_destroy(lock)
-        storage.free()
-    }
+    deinit { ctusk_lock_destroy(lock) }
 
     /// Runs `body` with exclusive access to the value.
     @inlinable @inline(__always)
@@ -37,6 +35,6 @@ public final class PGLock<Value>: @unchecked Sendable {
     @usableFromInline func _lock() { ctusk_lock_lock(lock) }
     @usableFromInline func _unlock() { ctusk_lock_unlock(lock) }
     @inlinable @inline(__always) func _withValue<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        try body(&storage.value)
+        try body(&value)
     }
 }

@@ -36,7 +36,7 @@ import Testing
                 #expect(table.removeValue(forKey: middle) == live.removeValue(forKey: middle))
             }
             if step % 13 == 0, let some = live.keys.max() {
-                table.update(some) { $0 += 1 }
+                table[some] = table[some]! + 1
                 live[some]! += 1
             }
             #expect(table.count == live.count)

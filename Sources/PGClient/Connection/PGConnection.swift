@@ -32,16 +32,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     /// The TLS session when the connection is encrypted; nil for a plain one (set once, before any I/O).
     nonisolated let tls: PGTLSSession?
 
-    let decoderBox: PGUncheckedBox<PGBackendMessageDecoder>
-    var decoder: PGBackendMessageDecoder {
-        unsafeAddress { UnsafePointer(decoderBox.pointer) }
-        unsafeMutableAddress { decoderBox.pointer }
-    }
-    let outBox: PGUncheckedBox<PGWriteBuffer> = PGUncheckedBox(PGWriteBuffer(capacity: 4096))
-    var out: PGWriteBuffer {
-        unsafeAddress { UnsafePointer(outBox.pointer) }
-        unsafeMutableAddress { outBox.pointer }
-    }
+    @exclusivity(unchecked) var decoder: PGBackendMessageDecoder
+    @exclusivity(unchecked) var out: PGWriteBuffer = PGWriteBuffer(capacity: 4096)
     @exclusivity(unchecked) var outOffset = 0
     @exclusivity(unchecked) var writeInterest = false
     @exclusivity(unchecked) var readPaused = false
@@ -59,25 +51,12 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     var startupContinuation: CheckedContinuation<Void, any Error>?
     var startupTimer: UInt64?
 
-    let responsesBox: PGUncheckedBox<PGResponseStateMachine> = PGUncheckedBox(PGResponseStateMachine())
-    var responses: PGResponseStateMachine {
-        unsafeAddress { UnsafePointer(responsesBox.pointer) }
-        unsafeMutableAddress { responsesBox.pointer }
-    }
+    @exclusivity(unchecked) var responses: PGResponseStateMachine = PGResponseStateMachine()
     @exclusivity(unchecked) var nextUnitID: UInt64 = 1
-    let contextsBox: PGUncheckedBox<PGUnitTable<Context>> = PGUncheckedBox(PGUnitTable<Context>())
-    var contexts: PGUnitTable<Context> {
-        unsafeAddress { UnsafePointer(contextsBox.pointer) }
-        unsafeMutableAddress { contextsBox.pointer }
-    }
+    @exclusivity(unchecked) var contexts: PGUnitTable<Context> = PGUnitTable<Context>()
     @exclusivity(unchecked) var batchUnit: UInt64 = 0
     @exclusivity(unchecked) var batchStream: PGRowStream?
-    let batchRowsBox: PGUncheckedBox<[PGDataRow]> = PGUncheckedBox([])
-    var batchRows: [PGDataRow] {
-        unsafeAddress { UnsafePointer(batchRowsBox.pointer) }
-        unsafeMutableAddress { batchRowsBox.pointer }
-    }
-    /// Per execute request: its statement, timeout timer, and the outcome held until ReadyForQuery.
+    @exclusivity(unchecked) var batchRows: [PGDataRow] = []
     /// How many requests in flight are marked `cancelWhenStarted`.
     @exclusivity(unchecked) var pendingEarlyCancels = 0
 
@@ -118,7 +97,6 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         case copyOut(PGRowStream)
     }
 
-    /// Kept small (it is moved in and out of its table once per request): the error, rare, is boxed.
     /// The stream of request `unit` when it is a streamed result (an execute or a COPY TO), whose `execution`
     /// holds the request's bookkeeping.
     func stream(of unit: UInt64) -> PGRowStream? {
@@ -128,6 +106,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         }
     }
 
+    /// A streamed request's bookkeeping, kept on its row stream (`PGRowStream.execution`). The error, rare, is
+    /// boxed so the record stays a few words.
     struct ExecutionInfo {
         /// The cached statement this execution used (an error evicts it only if it is still the cached one).
         var statement: PreparedStatement?
@@ -200,20 +180,12 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var logger = logger
         logger[metadataKey: "pg.connection.id"] = "\(id)"
         self.logger = logger
-        self.decoderBox = PGUncheckedBox(PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength))
+        self.decoder = PGBackendMessageDecoder(maxMessageLength: configuration.maxMessageLength)
         self.phase = .startup
         self.startupMachine = startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password)
         let random = (try? PGSecureRandom.bytes(6)) ?? []
         self.useUnnamedStatements = configuration.statementCacheSize == 0
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
-    }
-
-    deinit {
-        decoderBox.free()
-        outBox.free()
-        responsesBox.free()
-        contextsBox.free()
-        batchRowsBox.free()
     }
 
     /// True once the connection has closed (by `close()`, the server, or an error).

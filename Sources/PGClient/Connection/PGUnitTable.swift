@@ -39,6 +39,8 @@ struct PGUnitTable<Value> {
         return i < ids.count && ids[i] == id ? i : nil
     }
 
+    /// Get and set, deliberately without a `_modify` accessor: its coroutine frame did not fit the caller's
+    /// buffer and cost a malloc per access.
     subscript(id: UInt64) -> Value? {
         get {
             guard let i = index(of: id), present[i] else { return nil }
@@ -58,14 +60,6 @@ struct PGUnitTable<Value> {
                 insert(id, newValue)
             }
         }
-    }
-
-    /// Changes the entry for `id` in place, if there is one. (A method rather than a `_modify` accessor: the
-    /// accessor's coroutine frame did not fit the caller's buffer and cost a malloc per call.)
-    @inline(__always)
-    mutating func update(_ id: UInt64, _ body: (inout Value) -> Void) {
-        guard let i = index(of: id), present[i] else { return }
-        body(&values[i]!)
     }
 
     private mutating func insert(_ id: UInt64, _ value: Value) {
