@@ -1,5 +1,6 @@
 import Foundation
 import PGClient
+import PGTransport
 import Testing
 
 /// Callers that run on the connection's own event loop (`withTaskExecutorPreference(connection.eventLoop)`) start
@@ -148,6 +149,52 @@ import Testing
 
     @Test func cancellingAWaitingCallerCancelsTheQuery() async throws {
         try await expectSleepCancelledWithinASecond(onLoop: false)
+    }
+}
+
+/// A loop that polls before parking (`PGEventLoop(pollBeforeParking:)`) while an on-loop task awaits a reply.
+@Suite struct PollingLoopTests {
+    /// While the loop polls for a reply that takes seconds, work another thread hands it runs at once: the eventfd
+    /// that thread signals is among the descriptors polled. (With the eventfd missed, the job would wait out
+    /// the one-second poll.)
+    @Test func workFromOtherThreadsRunsWhileTheLoopPolls() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .seconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        // Prepared and described on the loop, so the next run takes the on-loop path that has the loop poll.
+        _ = try await Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [0.0]) }.value
+        let slow = Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [3.0]) }
+        try await Task.sleep(for: .milliseconds(200))
+        for _ in 0..<3 {
+            let handed = ContinuousClock.now
+            let ran = await withCheckedContinuation { (cont: CheckedContinuation<ContinuousClock.Instant, Never>) in
+                loop.execute { cont.resume(returning: ContinuousClock.now) }
+            }
+            #expect(ran - handed < .milliseconds(500), "the job waited \(ran - handed)")
+        }
+        slow.cancel()
+        _ = try? await slow.value
+        #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        await c.close()
+    }
+
+    /// Polling changes when the loop sleeps, not what it does: pipelined and sequential queries from tasks on a
+    /// polling loop and on a loop that never polls return the same, right results.
+    @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)])
+    func queriesOnTheLoopReturnTheirResults(poll: Duration) async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: poll)
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for t in 0..<4 {
+                group.addTask(executorPreference: loop) {
+                    var sum = 0
+                    for i in 0..<500 { sum += Int(try await c.queryOne("SELECT \(Int32(t * 500 + i))::int4 + 1", as: Int32.self)) }
+                    return sum
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(total == (1...2_000).reduce(0, +))
+        await c.close()
     }
 }
 

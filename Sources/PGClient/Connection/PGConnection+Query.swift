@@ -316,7 +316,11 @@ extension PGConnection {
     /// `startWithoutSuspending` from a caller already on the connection's event loop thread (checked by the caller):
     /// the loop runs one job at a time, so the actor's state is ours for the duration of this synchronous call.
     nonisolated func startOnOwnThread(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
-        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in try c.startWithoutSuspending(a.0, a.1, timeout: a.2) })
+        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in
+            let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2)
+            if stream != nil { c.eventLoop.expectReplyOnLoop() }
+            return stream
+        })
     }
 
     /// True when a value's type is known by name only and must be resolved to an OID on this connection first.
