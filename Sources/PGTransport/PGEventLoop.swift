@@ -82,6 +82,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         /// Consecutive polls that ended with nothing to do, and how many parks to skip polling for.
         var failedPolls = 0
         var pollsToSkip = 0
+        /// Jobs of the batch being run that have not run yet (queued work `pollForReadable` must not delay).
+        var jobsLeftInBatch = 0
+        var pollEvents = [ctusk_event](repeating: ctusk_event(), count: 8)
     }
     @exclusivity(unchecked) private var ls = LoopState()
     @exclusivity(unchecked) private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
@@ -230,6 +233,54 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         ls.replyAwaited = true
     }
 
+    /// For a task running on this loop that sent a request on `fd` and would otherwise suspend until the reply:
+    /// polls as the loop would before parking, and returns true as soon as `fd` alone is readable, so the
+    /// caller reads the reply in place (no suspension, no job, no wake-up). Returns false when the loop should
+    /// take over: other work is queued or another descriptor is ready (level-triggered, it is reported again),
+    /// a timer is due, the budget ran out (`pollBeforeParking`, with the loop's back-off), or polling is off.
+    /// `deadline` starts nil and carries the budget across the calls for one reply; the first call also writes
+    /// what every handler queued this turn (the caller's request included). Loop thread only.
+    public func pollForReadable(fd: Int32, deadline: inout UInt64?) -> Bool {
+        assert(inEventLoop)
+        guard pollNanoseconds > 0, ls.localJobs.isEmpty, ls.jobsLeftInBatch == 0,
+              !foreignWork.load(ordering: .relaxed) else { return false }
+        var now = PGClock.nowNanoseconds()
+        if deadline == nil {
+            if ls.pollsToSkip > 0 {
+                ls.pollsToSkip -= 1
+                ls.replyAwaited = false
+                return false
+            }
+            deadline = now &+ pollNanoseconds
+            // What this turn queued for the wire goes out first: the caller's request and any other's.
+            flushAll()
+        }
+        let end = min(deadline ?? now, timers.first?.deadline ?? .max)
+        if end <= now { return false }
+        var n: Int32 = 0
+        while true {
+            n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
+            if n != 0 { break }
+            // The loop is not parked, so other threads queue work without signalling the eventfd: check the flag.
+            if foreignWork.load(ordering: .relaxed) { return false }
+            now = PGClock.nowNanoseconds()
+            if now >= end {
+                if end == deadline {
+                    ls.failedPolls = min(ls.failedPolls + 1, 6)
+                    ls.pollsToSkip = (1 << ls.failedPolls) - 1
+                    ls.replyAwaited = false  // the loop parks without polling again
+                }
+                return false
+            }
+            sched_yield()
+        }
+        let e = ls.pollEvents[0]
+        guard n == 1, e.data == UInt64(UInt32(bitPattern: fd)), e.events & CTUSK_EPOLLOUT == 0 else { return false }
+        ls.failedPolls = 0
+        ls.replyAwaited = false
+        return true
+    }
+
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
     public func scheduleFlush(_ handler: any PGEventHandler) {
         precondition(inEventLoop)
@@ -353,13 +404,18 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
                 for c in ls.runningClosures { c() }
                 ls.runningClosures.removeAll(keepingCapacity: true)
             }
-            for entry in ls.runningJobs {
+            var i = 0
+            while i < ls.runningJobs.count {
+                let entry = ls.runningJobs[i]
+                i += 1
+                ls.jobsLeftInBatch = ls.runningJobs.count - i
                 if entry.isolated {
                     entry.job.runSynchronously(isolatedTo: serial, taskExecutor: task)
                 } else {
                     entry.job.runSynchronously(on: task)
                 }
             }
+            ls.jobsLeftInBatch = 0
             ls.runningJobs.removeAll(keepingCapacity: true)
             flushAll()
         }

@@ -138,6 +138,7 @@ extension PGConnection {
             if let stream = started {
                 afterSend?()
                 afterSend = nil
+                pollForReplyOnLoop(stream)
                 await stream.waitForFirstEvent()
                 if let stream = try checked(stream) { return stream }
             }
@@ -320,6 +321,20 @@ extension PGConnection {
             let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2)
             if stream != nil { c.eventLoop.expectReplyOnLoop() }
             return stream
+        })
+    }
+
+    /// A caller on the loop whose request just went out: when the loop has nothing else to do, polls for the
+    /// reply and reads it right here (`PGEventLoop.pollForReadable`), so a fast reply is consumed with no
+    /// suspension, no continuation, no cancellation handler and no job. Anything else (the budget ran out,
+    /// other work, cancellation) leaves the rest to the usual wait.
+    nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
+        onLoop(stream, LoopCall { c, stream in
+            var deadline: UInt64?
+            while !c.fdClosed, !c.readPaused, !stream.hasEvent, !Task.isCancelled,
+                  c.eventLoop.pollForReadable(fd: c.fd, deadline: &deadline) {
+                c.readable()
+            }
         })
     }
 

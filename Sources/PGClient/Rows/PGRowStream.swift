@@ -196,6 +196,9 @@ final class PGRowStream: @unchecked Sendable {
 
     var isFinished: Bool { withState { $0.completion != nil } }
 
+    /// True once rows or the end are available (what `waitForFirstEvent` waits for).
+    var hasEvent: Bool { withState { !$0.rows.isEmpty || $0.completion != nil } }
+
     /// True unless the result has ended and the producer is not paused for this consumer (a finished stream
     /// takes no more rows, so neither can change later).
     var needsConsumerToken: Bool { withState { $0.completion == nil || $0.producerPaused } }
