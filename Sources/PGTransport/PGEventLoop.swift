@@ -233,52 +233,51 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         ls.replyAwaited = true
     }
 
-    /// For a task running on this loop that sent a request on `fd` and would otherwise suspend until the reply:
-    /// polls as the loop would before parking, and returns true as soon as `fd` alone is readable, so the
-    /// caller reads the reply in place (no suspension, no job, no wake-up). Returns false when the loop should
-    /// take over: other work is queued or another descriptor is ready (level-triggered, it is reported again),
-    /// a timer is due, the budget ran out (`pollBeforeParking`, with the loop's back-off), or polling is off.
-    /// `deadline` starts nil and carries the budget across the calls for one reply; the first call also writes
-    /// what every handler queued this turn (the caller's request included). Loop thread only.
-    public func pollForReadable(fd: Int32, deadline: inout UInt64?) -> Bool {
+    // MARK: Polling in place (a task on the loop waiting for its own reply)
+
+    /// Starts a poll in place: a task running on this loop sent a request and, rather than suspend until the
+    /// reply, reads its socket in a loop of its own (`pollInPlaceShouldStop`, `endPollInPlace`), so a fast
+    /// reply needs no suspension, no job and no wake-up. Returns the deadline, or nil when the loop should not
+    /// poll now: polling is off or backing off, other work is queued, a timer is due. Writes what every handler
+    /// queued this turn first (the caller's request included). Loop thread only.
+    public func beginPollInPlace() -> UInt64? {
         assert(inEventLoop)
         guard pollNanoseconds > 0, ls.localJobs.isEmpty, ls.jobsLeftInBatch == 0,
-              !foreignWork.load(ordering: .relaxed) else { return false }
-        var now = PGClock.nowNanoseconds()
-        if deadline == nil {
-            if ls.pollsToSkip > 0 {
-                ls.pollsToSkip -= 1
-                ls.replyAwaited = false
-                return false
-            }
-            deadline = now &+ pollNanoseconds
-            // What this turn queued for the wire goes out first: the caller's request and any other's.
-            flushAll()
+              !foreignWork.load(ordering: .relaxed) else { return nil }
+        if ls.pollsToSkip > 0 {
+            ls.pollsToSkip -= 1
+            ls.replyAwaited = false
+            return nil
         }
-        let end = min(deadline ?? now, timers.first?.deadline ?? .max)
-        if end <= now { return false }
-        var n: Int32 = 0
-        while true {
-            n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
-            if n != 0 { break }
-            // The loop is not parked, so other threads queue work without signalling the eventfd: check the flag.
-            if foreignWork.load(ordering: .relaxed) { return false }
-            now = PGClock.nowNanoseconds()
-            if now >= end {
-                if end == deadline {
-                    ls.failedPolls = min(ls.failedPolls + 1, 6)
-                    ls.pollsToSkip = (1 << ls.failedPolls) - 1
-                    ls.replyAwaited = false  // the loop parks without polling again
-                }
-                return false
-            }
-            sched_yield()
+        let now = PGClock.nowNanoseconds()
+        if let timer = timers.first?.deadline, timer <= now { return nil }
+        flushAll()
+        return now &+ pollNanoseconds
+    }
+
+    /// True when a poll in place must stop because the loop is needed: another thread queued work (the loop is
+    /// not parked, so that raises a flag, not the eventfd), a timer is due, or, checked with an `epoll_wait` that
+    /// does not block on every fourth `round`, a descriptor other than `fd` is ready (level-triggered: it is
+    /// reported again when the loop waits).
+    public func pollInPlaceShouldStop(besides fd: Int32, round: Int) -> Bool {
+        if foreignWork.load(ordering: .relaxed) { return true }
+        if let timer = timers.first?.deadline, timer <= PGClock.nowNanoseconds() { return true }
+        guard round & 3 == 3 else { return false }
+        let n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
+        for i in 0..<Int(max(n, 0)) where ls.pollEvents[i].data != UInt64(UInt32(bitPattern: fd)) { return true }
+        return false
+    }
+
+    /// A poll in place ended: with the reply (resets the back-off), or at its deadline (backs off, and the
+    /// loop parks without polling again for it).
+    public func endPollInPlace(gotReply: Bool) {
+        if gotReply {
+            ls.failedPolls = 0
+        } else {
+            ls.failedPolls = min(ls.failedPolls + 1, 6)
+            ls.pollsToSkip = (1 << ls.failedPolls) - 1
         }
-        let e = ls.pollEvents[0]
-        guard n == 1, e.data == UInt64(UInt32(bitPattern: fd)), e.events & CTUSK_EPOLLOUT == 0 else { return false }
-        ls.failedPolls = 0
         ls.replyAwaited = false
-        return true
     }
 
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).

@@ -177,6 +177,35 @@ import Testing
         await c.close()
     }
 
+    /// While a task on the loop polls its own socket for a slow reply, a descriptor of another connection on
+    /// the same loop that becomes ready (a notification arriving) stops the poll, so the loop delivers it at
+    /// once rather than after the one-second budget.
+    @Test func anotherConnectionsEventStopsAPollInPlace() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .seconds(1))
+        let config = try await TestDB.configuration()
+        let c = try await PGConnection.connect(config, eventLoop: loop)
+        let listener = try await PGConnection.connect(config, eventLoop: loop)
+        let sender = try await TestDB.connect()
+        let events = try await listener.listen("tusk_poll_in_place")
+        _ = try await Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [0.0]) }.value
+        let slow = Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [3.0]) }
+        for i in 0..<3 {
+            try await Task.sleep(for: .milliseconds(100))
+            let sent = ContinuousClock.now
+            try await sender.notify(channel: "tusk_poll_in_place", payload: "n\(i)")
+            var iterator = events.makeAsyncIterator()
+            let n = try await iterator.next()
+            #expect(n?.payload == "n\(i)")
+            #expect(ContinuousClock.now - sent < .milliseconds(500), "delivered after \(ContinuousClock.now - sent)")
+        }
+        slow.cancel()
+        _ = try? await slow.value
+        #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        await sender.close()
+        await listener.close()
+        await c.close()
+    }
+
     /// Polling changes when the loop sleeps, not what it does: pipelined and sequential queries from tasks on a
     /// polling loop and on a loop that never polls return the same, right results.
     @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)])

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PGTransport
 import PGWire
@@ -324,16 +327,29 @@ extension PGConnection {
         })
     }
 
-    /// A caller on the loop whose request just went out: when the loop has nothing else to do, polls for the
-    /// reply and reads it right here (`PGEventLoop.pollForReadable`), so a fast reply is consumed with no
-    /// suspension, no continuation, no cancellation handler and no job. Anything else (the budget ran out,
-    /// other work, cancellation) leaves the rest to the usual wait.
+    /// A caller on the loop whose request just went out: when the loop has nothing else queued, reads the socket
+    /// here until the reply's first event arrives (`PGEventLoop.beginPollInPlace`), yielding the core between
+    /// reads, so a fast reply is consumed with no suspension, continuation, cancellation handler or job, and
+    /// costs one recv. Stops for the loop's sake (other work, another descriptor, a timer), at the budget's
+    /// end, or on cancellation; the usual wait does the rest.
     nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
         onLoop(stream, LoopCall { c, stream in
-            var deadline: UInt64?
-            while !c.fdClosed, !c.readPaused, !stream.hasEvent, !Task.isCancelled,
-                  c.eventLoop.pollForReadable(fd: c.fd, deadline: &deadline) {
+            guard let deadline = c.eventLoop.beginPollInPlace() else { return }
+            var round = 0
+            while true {
                 c.readable()
+                if stream.hasEvent {
+                    c.eventLoop.endPollInPlace(gotReply: true)
+                    return
+                }
+                if c.fdClosed || c.readPaused || Task.isCancelled
+                    || c.eventLoop.pollInPlaceShouldStop(besides: c.fd, round: round) { return }
+                if PGClock.nowNanoseconds() >= deadline {
+                    c.eventLoop.endPollInPlace(gotReply: false)
+                    return
+                }
+                sched_yield()
+                round += 1
             }
         })
     }
