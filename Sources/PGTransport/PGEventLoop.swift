@@ -102,10 +102,12 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// Starts a loop on a new thread.
     ///
     /// `pollBeforeParking`: when a task running on this loop has sent a request and waits for its reply, and
-    /// the loop has nothing left to do, it polls its descriptors (yielding the core between polls) for up to
-    /// this long before it parks in `epoll_wait`. A reply that arrives meanwhile is handled with no sleep and
-    /// no wake-up, which on a virtual machine costs less CPU than parking and being woken, and cuts the round
-    /// trip. Polls that find nothing back off (the next 1, 3, 7 … up to 63 chances to poll are skipped), so
+    /// the loop has nothing else to do, the wait polls for up to this long (yielding the core between polls)
+    /// before anything sleeps: first the task reads its own socket in place (`beginPollInPlace`), then, if
+    /// it had to suspend, the loop polls its descriptors before it parks in `epoll_wait`. A reply that arrives
+    /// meanwhile is handled with no sleep and no wake-up, which on a virtual machine costs about what parking
+    /// and being woken costs, and cuts the round trip. Polls that find nothing back off (the next 1, 3, 7 … up to 63 chances to poll are skipped; a poll
+    /// that finds the reply eases it by one step), so mixed fast and slow queries settle on rarely polling and
     /// slow queries cost little. A loop never polls for tasks waiting elsewhere (their wake-up is paid
     /// anyway, and a polling loop would compete with them for cores), nor while idle, nor past a timer's
     /// deadline. `.zero` turns it off; at most 1 s is used.
@@ -268,11 +270,11 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         return false
     }
 
-    /// A poll in place ended: with the reply (resets the back-off), or at its deadline (backs off, and the
-    /// loop parks without polling again for it).
+    /// A poll in place ended: with the reply (eases the back-off by one step), or at its deadline (backs off,
+    /// and the loop parks without polling again for it).
     public func endPollInPlace(gotReply: Bool) {
         if gotReply {
-            ls.failedPolls = 0
+            ls.failedPolls = max(ls.failedPolls - 1, 0)
         } else {
             ls.failedPolls = min(ls.failedPolls + 1, 6)
             ls.pollsToSkip = (1 << ls.failedPolls) - 1
@@ -379,7 +381,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             sched_yield()
         } while PGClock.nowNanoseconds() < deadline
         if n > 0 {
-            ls.failedPolls = 0
+            ls.failedPolls = max(ls.failedPolls - 1, 0)
         } else {
             ls.failedPolls = min(ls.failedPolls + 1, 6)
             ls.pollsToSkip = (1 << ls.failedPolls) - 1

@@ -48,6 +48,27 @@ enum Profile {
                 let check = onLoop ? try await withTaskExecutorPreference(c.eventLoop, operation: body) : try await body()
                 guard check > 0 else { throw PGError(code: .misuse, message: "wrong results") }
             }
+        case "mixed-loop":
+            // On the loop, fast statements mixed with ones that take about a millisecond: polling must back off.
+            let n = Int(4_000 * scale)
+            for i in 0..<200 { _ = try await Bench.one(c, Int32(i)) }
+            _ = try await c.query("SELECT pg_sleep($1)", [0.0]).collect()
+            try await measure("mixed on the loop (3 fast : 1 of 1 ms)", operations: n, unit: "query") {
+                let body = {
+                    var check = 0
+                    for i in 0..<n {
+                        if i % 4 == 3 {
+                            _ = try await c.query("SELECT pg_sleep($1)", [0.001]).collect()
+                        } else {
+                            check &+= try await Bench.one(c, Int32(i & 0xFFFF))
+                        }
+                    }
+                    return check
+                }
+                guard try await withTaskExecutorPreference(c.eventLoop, operation: body) > 0 else {
+                    throw PGError(code: .misuse, message: "wrong results")
+                }
+            }
         case "decode":
             let n = Int(1_000_000 * scale)
             try await measure("W3 decode", operations: n, unit: "row") {
@@ -162,7 +183,7 @@ enum Profile {
             print(String(format: "  p50 %.0f µs, p99 %.0f µs", latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
             await listener.close()
         default:
-            print("workloads: w1, w1-loop, decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
+            print("workloads: w1, w1-loop, mixed-loop, decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
         }
         await c.close()
     }
