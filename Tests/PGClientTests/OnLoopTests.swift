@@ -206,6 +206,46 @@ import Testing
         await c.close()
     }
 
+    /// A task polling in place for a slow reply also reads the replies pipelined ahead of it: the tasks those
+    /// resume run within a short grace, not after its own reply or its whole (here one-second) budget.
+    @Test func tasksResumedByAPollInPlaceRunWithoutWaitingForIt() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .seconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        _ = try await Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [0.0]) }.value
+        let started = ContinuousClock.now
+        let first = Task(executorPreference: loop) { () async throws -> Duration in
+            try await c.execute("SELECT pg_sleep($1)", [0.2])
+            return ContinuousClock.now - started
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        // Pipelined behind the first; its task polls in place and reads the first one's reply.
+        let second = Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [0.8]) }
+        let elapsed = try await first.value
+        #expect(elapsed < .milliseconds(600), "the first task resumed after \(elapsed)")
+        _ = try await second.value
+        await c.close()
+    }
+
+    /// A request larger than the socket takes at once (a 64 MB value) is not left half-written while its task
+    /// polls in place: the poll hands over to the loop, which writes the rest when the socket drains.
+    @Test func aRequestTheSocketTakesInPartsIsStillWrittenWhilePolling() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .seconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        let big = [UInt8](repeating: 7, count: 64 << 20)
+        let lengthOf = { @Sendable (value: [UInt8]) async throws -> Int in
+            try await Task(executorPreference: loop) {
+                try await c.query("SELECT length($1::bytea)", [value]).collect()[0].decode(Int.self, column: 0)
+            }.value
+        }
+        #expect(try await lengthOf([1]) == 1)
+        let started = ContinuousClock.now
+        let length = try await lengthOf(big)
+        let elapsed = ContinuousClock.now - started
+        #expect(length == big.count)
+        #expect(elapsed < .milliseconds(900), "the query took \(elapsed)")
+        await c.close()
+    }
+
     /// Polling changes when the loop sleeps, not what it does: pipelined and sequential queries from tasks on a
     /// polling loop and on a loop that never polls return the same, right results.
     @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)])

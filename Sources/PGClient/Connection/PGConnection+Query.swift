@@ -342,7 +342,9 @@ extension PGConnection {
                     c.eventLoop.endPollInPlace(gotReply: true)
                     return
                 }
-                if c.fdClosed || c.readPaused || Task.isCancelled
+                // Unwritten output (a request the socket did not take whole, or a reply such as CopyFail queued
+                // by the reads) needs the loop: the server may be waiting for it.
+                if c.fdClosed || c.readPaused || c.outOffset < c.out.count || Task.isCancelled
                     || c.eventLoop.pollInPlaceShouldStop(besides: c.fd, round: round) { return }
                 if PGClock.nowNanoseconds() >= deadline {
                     c.eventLoop.endPollInPlace(gotReply: false)
