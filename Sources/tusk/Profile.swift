@@ -109,12 +109,13 @@ enum Profile {
             let count = try await c.queryOne("SELECT count(*)::int8 FROM tusk_profile_copy", as: Int.self)
             guard count == n else { throw PGError(code: .misuse, message: "wrong row count \(count)") }
             _ = try await c.simpleQuery("DROP TABLE tusk_profile_copy")
-        case "pipeline":
+        case "pipeline", "pipeline-loop":
             let n = Int(200_000 * scale)
-            try await measure("W6 pipelined (64 in flight, 1 connection)", operations: n, unit: "query") {
+            let loop: (any TaskExecutor)? = workload == "pipeline-loop" ? c.eventLoop : nil
+            try await measure("W6 pipelined (64 in flight, 1 connection\(loop == nil ? "" : ", tasks on its loop"))", operations: n, unit: "query") {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for t in 0..<64 {
-                        group.addTask {
+                        group.addTask(executorPreference: loop) {
                             for i in stride(from: t, to: n, by: 64) {
                                 _ = try await c.queryOne("SELECT \(Int32(i & 0xFFFF)) + 1", as: Int32.self)
                             }
@@ -183,7 +184,7 @@ enum Profile {
             print(String(format: "  p50 %.0f µs, p99 %.0f µs", latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
             await listener.close()
         default:
-            print("workloads: w1, w1-loop, mixed-loop, decode, stream, copy, pipeline, pool, pool-loops, direct, notify")
+            print("workloads: w1, w1-loop, mixed-loop, decode, stream, copy, pipeline, pipeline-loop, pool, pool-loops, direct, notify")
         }
         await c.close()
     }
