@@ -79,12 +79,13 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         var runningClosures: [@Sendable () -> Void] = []
         /// A task on this loop sent a request since the loop last parked and waits here for the reply.
         var replyAwaited = false
-        /// Consecutive polls that ended with nothing to do, and how many parks to skip polling for.
+        /// The back-off: its level (raised by a poll that found nothing, eased by one that found its reply), and
+        /// how many chances to poll are still to be skipped.
         var failedPolls = 0
         var pollsToSkip = 0
         /// Until when a poll in place may go on while other tasks on the loop are ready to run.
         var pollInPlaceGraceEnd: UInt64 = 0
-        /// Jobs of the batch being run that have not run yet (queued work `pollForReadable` must not delay).
+        /// Jobs of the batch being run that have not run yet (queued work a poll in place must not delay).
         var jobsLeftInBatch = 0
         var pollEvents = [ctusk_event](repeating: ctusk_event(), count: 8)
     }
@@ -108,9 +109,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// before anything sleeps: first the task reads its own socket in place (`beginPollInPlace`), then, if
     /// it had to suspend, the loop polls its descriptors before it parks in `epoll_wait`. A reply that arrives
     /// meanwhile is handled with no sleep and no wake-up, which on a virtual machine costs about what parking
-    /// and being woken costs, and cuts the round trip. Polls that find nothing back off (the next 1, 3, 7 … up to 63 chances to poll are skipped; a poll
-    /// that finds the reply eases it by one step), so mixed fast and slow queries settle on rarely polling and
-    /// slow queries cost little. A loop never polls for tasks waiting elsewhere (their wake-up is paid
+    /// and being woken costs, and cuts the round trip. Polls that find nothing back off (the next 1, 3, 7 … up
+    /// to 63 chances to poll are skipped; a poll that finds the reply eases it by one step), so slow queries
+    /// cost little and a mix of fast and slow ones settles on rarely polling. A loop never polls for tasks waiting elsewhere (their wake-up is paid
     /// anyway, and a polling loop would compete with them for cores), nor while idle, nor past a timer's
     /// deadline. `.zero` turns it off; at most 1 s is used.
     ///
@@ -119,8 +120,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// ```
     public init(name: String = "tusk-io", pollBeforeParking: Duration = PGEventLoop.defaultPollBeforeParking) throws {
         let (seconds, attoseconds) = pollBeforeParking.components
-        pollNanoseconds = seconds < 0 ? 0 : min(UInt64(min(seconds, 1)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000),
-                                                1_000_000_000)
+        let nanoseconds = seconds < 0 ? 0 : UInt64(min(seconds, 1)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        pollNanoseconds = min(nanoseconds, 1_000_000_000)
         let ep = ctusk_epoll_create()
         guard ep >= 0 else { throw PGTransportError.system("epoll_create1", errno: ctusk_errno()) }
         let ev = ctusk_eventfd_create()
@@ -284,13 +285,18 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// A poll in place ended: with the reply (eases the back-off by one step), or at its deadline (backs off,
     /// and the loop parks without polling again for it).
     public func endPollInPlace(gotReply: Bool) {
-        if gotReply {
+        recordPoll(foundSomething: gotReply)
+        ls.replyAwaited = false
+    }
+
+    /// The back-off's bookkeeping after a poll (in place or the loop's own).
+    private func recordPoll(foundSomething: Bool) {
+        if foundSomething {
             ls.failedPolls = max(ls.failedPolls - 1, 0)
         } else {
             ls.failedPolls = min(ls.failedPolls + 1, 6)
             ls.pollsToSkip = (1 << ls.failedPolls) - 1
         }
-        ls.replyAwaited = false
     }
 
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
@@ -353,7 +359,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             }
             if n == 0 {
                 if timeout > 0, let first = timers.first {
-                    // The poll took time: wait only until the first timer's deadline still.
+                    // The poll took time: wait no longer than until the first timer's deadline.
                     let now = PGClock.nowNanoseconds()
                     timeout = first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
                 }
@@ -398,12 +404,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             if n != 0 { break }
             sched_yield()
         } while PGClock.nowNanoseconds() < deadline
-        if n > 0 {
-            ls.failedPolls = max(ls.failedPolls - 1, 0)
-        } else {
-            ls.failedPolls = min(ls.failedPolls + 1, 6)
-            ls.pollsToSkip = (1 << ls.failedPolls) - 1
-        }
+        recordPoll(foundSomething: n > 0)
         return max(n, 0)
     }
 

@@ -264,7 +264,7 @@ final class PGRowStream: @unchecked Sendable {
 
     /// Waits for the first event (a row or the end) without taking it: lets `query()` throw early errors.
     nonisolated(nonsending) func waitForFirstEvent() async {
-        while !withState({ !$0.rows.isEmpty || $0.completion != nil }) {
+        while !hasEvent {
             if !(await wait()) { return }
         }
     }
