@@ -83,7 +83,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         /// how many chances to poll are still to be skipped.
         var failedPolls = 0
         var pollsToSkip = 0
-        /// Until when a poll in place may go on while other tasks on the loop are ready to run.
+        /// When the poll in place under way ends, and until when it may go on while other tasks on the loop are
+        /// ready to run.
+        var pollInPlaceDeadline: UInt64 = 0
         var pollInPlaceGraceEnd: UInt64 = 0
         /// Jobs of the batch being run that have not run yet (queued work a poll in place must not delay).
         var jobsLeftInBatch = 0
@@ -111,9 +113,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// meanwhile is handled with no sleep and no wake-up, which on a virtual machine costs about what parking
     /// and being woken costs, and cuts the round trip. Polls that find nothing back off (the next 1, 3, 7 … up
     /// to 63 chances to poll are skipped; a poll that finds the reply eases it by one step), so slow queries
-    /// cost little and a mix of fast and slow ones settles on rarely polling. A loop never polls for tasks waiting elsewhere (their wake-up is paid
-    /// anyway, and a polling loop would compete with them for cores), nor while idle, nor past a timer's
-    /// deadline. `.zero` turns it off; at most 1 s is used.
+    /// cost little and a mix of fast and slow ones settles on rarely polling. A loop never polls for tasks
+    /// waiting elsewhere (their wake-up is paid anyway, and a polling loop would compete with them for cores),
+    /// nor while idle, nor past a timer's deadline. `.zero` turns it off; at most 1 s is used.
     ///
     /// ```swift
     /// let quiet = try PGEventLoop(pollBeforeParking: .zero)
@@ -242,24 +244,25 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     // MARK: Polling in place (a task on the loop waiting for its own reply)
 
     /// Starts a poll in place: a task running on this loop sent a request and, rather than suspend until the
-    /// reply, reads its socket in a loop of its own (`pollInPlaceShouldStop`, `endPollInPlace`), so a fast
-    /// reply needs no suspension, no job and no wake-up. Returns the deadline, or nil when the loop should not
-    /// poll now: polling is off or backing off, other work is queued, a timer is due. Writes what every handler
-    /// queued this turn first (the caller's request included). Loop thread only.
-    public func beginPollInPlace() -> UInt64? {
+    /// reply, reads its socket in a loop of its own (`keepPollingInPlace`, `endPollInPlace`), so a fast reply
+    /// needs no suspension, no job and no wake-up. Returns false when the loop should not poll now: polling is
+    /// off or backing off, other work is queued, a timer is due. Writes what every handler queued this turn
+    /// first (the caller's request included). Loop thread only.
+    public func beginPollInPlace() -> Bool {
         assert(inEventLoop)
         guard pollNanoseconds > 0, ls.localJobs.isEmpty, ls.jobsLeftInBatch == 0,
-              !foreignWork.load(ordering: .relaxed) else { return nil }
+              !foreignWork.load(ordering: .relaxed) else { return false }
         if ls.pollsToSkip > 0 {
             ls.pollsToSkip -= 1
             ls.replyAwaited = false
-            return nil
+            return false
         }
         let now = PGClock.nowNanoseconds()
-        if let timer = timers.first?.deadline, timer <= now { return nil }
+        if let timer = timers.first?.deadline, timer <= now { return false }
         flushAll()
+        ls.pollInPlaceDeadline = now &+ pollNanoseconds
         ls.pollInPlaceGraceEnd = now &+ min(pollNanoseconds, Self.pollInPlaceGrace)
-        return now &+ pollNanoseconds
+        return true
     }
 
     /// How long a poll in place may go on once its reads have resumed other tasks on the loop (replies
@@ -267,25 +270,34 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// `pollBeforeParking` must not hold those tasks for its whole length.
     static let pollInPlaceGrace: UInt64 = 50_000
 
-    /// True when a poll in place must stop because the loop is needed: another thread queued work (the loop is
-    /// not parked, so that raises a flag, not the eventfd), the caller's reads resumed other tasks here and the
-    /// grace (`pollInPlaceGrace`) is over, a timer is due, or, checked with an `epoll_wait` that
-    /// does not block on every fourth `round`, a descriptor other than `fd` is ready (level-triggered: it is
-    /// reported again when the loop waits).
-    public func pollInPlaceShouldStop(besides fd: Int32, round: Int) -> Bool {
-        if foreignWork.load(ordering: .relaxed) { return true }
-        if !ls.localJobs.isEmpty, PGClock.nowNanoseconds() >= ls.pollInPlaceGraceEnd { return true }
-        if let timer = timers.first?.deadline, timer <= PGClock.nowNanoseconds() { return true }
-        guard round & 3 == 3 else { return false }
-        let n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
-        for i in 0..<Int(max(n, 0)) where ls.pollEvents[i].data != UInt64(UInt32(bitPattern: fd)) { return true }
-        return false
+    /// Between two reads of a poll in place that found no reply: yields the core and returns true to read
+    /// again, or returns false when the poll must stop. It stops for the loop's sake — another thread queued
+    /// work (the loop is not parked, so that raises a flag, not the eventfd), the caller's reads resumed other
+    /// tasks here and the grace (`pollInPlaceGrace`) is over, a timer is due, or, checked with an `epoll_wait`
+    /// that does not block on every fourth `round`, a descriptor other than `fd` is ready (level-triggered: it
+    /// is reported again when the loop waits) — and at the deadline, which backs off (the loop then parks
+    /// without polling again for this reply).
+    public func keepPollingInPlace(besides fd: Int32, round: Int) -> Bool {
+        if foreignWork.load(ordering: .relaxed) { return false }
+        let now = PGClock.nowNanoseconds()
+        if !ls.localJobs.isEmpty, now >= ls.pollInPlaceGraceEnd { return false }
+        if let timer = timers.first?.deadline, timer <= now { return false }
+        if now >= ls.pollInPlaceDeadline {
+            recordPoll(foundSomething: false)
+            ls.replyAwaited = false
+            return false
+        }
+        if round & 3 == 3 {
+            let n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
+            for i in 0..<Int(max(n, 0)) where ls.pollEvents[i].data != UInt64(UInt32(bitPattern: fd)) { return false }
+        }
+        sched_yield()
+        return true
     }
 
-    /// A poll in place ended: with the reply (eases the back-off by one step), or at its deadline (backs off,
-    /// and the loop parks without polling again for it).
-    public func endPollInPlace(gotReply: Bool) {
-        recordPoll(foundSomething: gotReply)
+    /// A poll in place got its reply: eases the back-off by one step.
+    public func endPollInPlace() {
+        recordPoll(foundSomething: true)
         ls.replyAwaited = false
     }
 
@@ -338,7 +350,6 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         threadID.store(ctusk_thread_id(), ordering: .releasing)
         var events = [ctusk_event](repeating: ctusk_event(), count: 64)
         while !stopped.load(ordering: .relaxed) {
-            var timeout: Int32 = -1
             let hasWork = !ls.localJobs.isEmpty || pending.withLock { p -> Bool in
                 if p.jobs.isEmpty && p.closures.isEmpty {
                     p.sleeping = true
@@ -346,25 +357,17 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
                 }
                 return true
             }
-            if hasWork {
-                timeout = 0
-            } else if let first = timers.first {
-                let now = PGClock.nowNanoseconds()
-                timeout = first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
-            }
+            var timeout = hasWork ? 0 : timeoutUntilFirstTimer()
             var n: Int32 = 0
             if timeout != 0 {
-                if ls.replyAwaited && pollNanoseconds > 0 { n = pollBeforeParking(&events) }
+                if ls.replyAwaited && pollNanoseconds > 0 {
+                    n = pollBeforeParking(&events)
+                    // The poll took time: wait no longer than until the first timer's deadline.
+                    if n == 0 && timeout > 0 { timeout = timeoutUntilFirstTimer() }
+                }
                 ls.replyAwaited = false
             }
-            if n == 0 {
-                if timeout > 0, let first = timers.first {
-                    // The poll took time: wait no longer than until the first timer's deadline.
-                    let now = PGClock.nowNanoseconds()
-                    timeout = first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
-                }
-                n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
-            }
+            if n == 0 { n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) } }
             if timeout != 0 { pending.withLock { $0.sleeping = false } }
             if n > 0 {
                 for i in 0..<Int(n) {
@@ -386,6 +389,13 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             runTimers()
             flushAll()
         }
+    }
+
+    /// `epoll_wait`'s timeout until the first timer's deadline, in milliseconds (-1: no timer; 0: one is due).
+    private func timeoutUntilFirstTimer() -> Int32 {
+        guard let first = timers.first else { return -1 }
+        let now = PGClock.nowNanoseconds()
+        return first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
     }
 
     /// Polls the descriptors for up to `pollNanoseconds`, yielding the core between polls; returns the number

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import PGTransport
 import PGWire
@@ -334,23 +331,18 @@ extension PGConnection {
     /// end, or on cancellation; the usual wait does the rest.
     nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
         onLoop(stream, LoopCall { c, stream in
-            guard let deadline = c.eventLoop.beginPollInPlace() else { return }
+            guard c.eventLoop.beginPollInPlace() else { return }
             var round = 0
             while true {
                 c.readable()
                 if stream.hasEvent {
-                    c.eventLoop.endPollInPlace(gotReply: true)
+                    c.eventLoop.endPollInPlace()
                     return
                 }
                 // Unwritten output (a request the socket did not take whole, or a reply such as CopyFail queued
                 // by the reads) needs the loop: the server may be waiting for it.
                 if c.fdClosed || c.readPaused || c.outOffset < c.out.count || Task.isCancelled
-                    || c.eventLoop.pollInPlaceShouldStop(besides: c.fd, round: round) { return }
-                if PGClock.nowNanoseconds() >= deadline {
-                    c.eventLoop.endPollInPlace(gotReply: false)
-                    return
-                }
-                sched_yield()
+                    || !c.eventLoop.keepPollingInPlace(besides: c.fd, round: round) { return }
                 round += 1
             }
         })

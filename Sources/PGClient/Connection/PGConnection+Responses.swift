@@ -96,8 +96,7 @@ extension PGConnection {
                 // Closed first, so whoever sees this query's error also sees `isClosed`.
                 closedFlag.store(true, ordering: .releasing)
                 if let context = contexts.removeValue(forKey: unit) {
-                    if case .execute(let stream) = context, stream.execution.cancelWhenStarted { pendingEarlyCancels -= 1 }
-                    if case .copyOut(let stream) = context, stream.execution.cancelWhenStarted { pendingEarlyCancels -= 1 }
+                    if context.stream?.execution.cancelWhenStarted == true { pendingEarlyCancels -= 1 }
                     fail(context, error)
                 }
                 closeWithError(PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info))

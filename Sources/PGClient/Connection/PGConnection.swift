@@ -95,16 +95,19 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         case closeStatement
         case copyIn(CopyInState)
         case copyOut(PGRowStream)
+
+        /// The row stream of a streamed result (an execute or a COPY TO).
+        var stream: PGRowStream? {
+            switch self {
+            case .execute(let stream), .copyOut(let stream): stream
+            default: nil
+            }
+        }
     }
 
     /// The stream of request `unit` when it is a streamed result (an execute or a COPY TO), whose `execution`
     /// holds the request's bookkeeping.
-    func stream(of unit: UInt64) -> PGRowStream? {
-        switch contexts[unit] {
-        case .execute(let stream), .copyOut(let stream): stream
-        default: nil
-        }
-    }
+    func stream(of unit: UInt64) -> PGRowStream? { contexts[unit]?.stream }
 
     /// A streamed request's bookkeeping, kept on its row stream (`PGRowStream.execution`). The error, rare, is
     /// boxed so the record stays a few words.

@@ -194,8 +194,6 @@ final class PGRowStream: @unchecked Sendable {
         if runNow { hook() }
     }
 
-    var isFinished: Bool { withState { $0.completion != nil } }
-
     /// True once rows or the end are available (what `waitForFirstEvent` waits for).
     var hasEvent: Bool { withState { !$0.rows.isEmpty || $0.completion != nil } }
 
