@@ -314,40 +314,6 @@ extension PGConnection {
         return s
     }
 
-    /// `startWithoutSuspending` from a caller already on the connection's event loop thread (checked by the caller):
-    /// the loop runs one job at a time, so the actor's state is ours for the duration of this synchronous call.
-    nonisolated func startOnOwnThread(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
-        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in
-            let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2)
-            if stream != nil { c.eventLoop.expectReplyOnLoop() }
-            return stream
-        })
-    }
-
-    /// A caller on the loop whose request just went out: when the loop has nothing else queued, reads the socket
-    /// here until the reply's first event arrives (`PGEventLoop.beginPollInPlace`), yielding the core between
-    /// reads, so a fast reply is consumed with no suspension, continuation, cancellation handler or job, and
-    /// costs one recv. Stops for the loop's sake (other work, another descriptor, a timer), at the budget's
-    /// end, or on cancellation; the usual wait does the rest.
-    nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
-        onLoop(stream, LoopCall { c, stream in
-            guard c.eventLoop.beginPollInPlace() else { return }
-            var round = 0
-            while true {
-                c.readable()
-                if stream.hasEvent {
-                    c.eventLoop.endPollInPlace()
-                    return
-                }
-                // Unwritten output (a request the socket did not take whole, or a reply such as CopyFail queued
-                // by the reads) needs the loop: the server may be waiting for it.
-                if c.fdClosed || c.readPaused || c.outOffset < c.out.count || Task.isCancelled
-                    || !c.eventLoop.keepPollingInPlace(besides: c.fd, round: round) { return }
-                round += 1
-            }
-        })
-    }
-
     /// True when a value's type is known by name only and must be resolved to an OID on this connection first.
     static func needsTypeResolution(_ bindings: [any PGEncodable]) -> Bool {
         bindings.contains { $0.pgDataTypeOfValue == .unspecified && type(of: $0).pgResolvableTypeName != nil }
