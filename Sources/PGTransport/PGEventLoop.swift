@@ -65,6 +65,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     private let foreignWork = Atomic<Bool>(false)
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
+    private let pollsAnswered = Atomic<Int>(0)
+    private let pollsRanOut = Atomic<Int>(0)
     /// State only the loop's thread touches, so it skips the run-time exclusivity check (a thread-local lookup
     /// on every access).
     private struct LoopState {
@@ -301,11 +303,26 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         ls.replyAwaited = false
     }
 
+    /// How the loop's polls before parking have ended so far (in place and the loop's own): `answered` found
+    /// what they polled for, `ranOut` used up `pollBeforeParking` and parked. Many `ranOut` against few
+    /// `answered` mean the replies take longer than the budget (the back-off then keeps the cost low); a
+    /// larger `pollBeforeParking` or `.zero` may suit such a workload better. Readable from any thread.
+    ///
+    /// ```swift
+    /// let (answered, ranOut) = loop.pollCounts
+    /// print("polls: \(answered) answered, \(ranOut) ran out")
+    /// ```
+    public var pollCounts: (answered: Int, ranOut: Int) {
+        (pollsAnswered.load(ordering: .relaxed), pollsRanOut.load(ordering: .relaxed))
+    }
+
     /// The back-off's bookkeeping after a poll (in place or the loop's own).
     private func recordPoll(foundSomething: Bool) {
         if foundSomething {
+            pollsAnswered.add(1, ordering: .relaxed)
             ls.failedPolls = max(ls.failedPolls - 1, 0)
         } else {
+            pollsRanOut.add(1, ordering: .relaxed)
             ls.failedPolls = min(ls.failedPolls + 1, 6)
             ls.pollsToSkip = (1 << ls.failedPolls) - 1
         }
