@@ -50,7 +50,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tusk",
-            dependencies: ["PGClient", "PGPoolCore", "PGTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),

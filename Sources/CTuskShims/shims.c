@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 
 int ctusk_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -40,6 +41,7 @@ int ctusk_eventfd_drain(int fd) { uint64_t v; return (int)read(fd, &v, sizeof v)
 // A per-thread address (no syscall, unlike gettid): unique among live threads.
 static __thread char ctusk_thread_marker;
 long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
+void ctusk_set_thread_name(const char *name) { (void)prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 #else
 int ctusk_epoll_create(void) { errno = ENOSYS; return -1; }
 int ctusk_epoll_add(int a, int b, uint32_t c, uint64_t d) { errno = ENOSYS; return -1; }
@@ -51,6 +53,7 @@ int ctusk_eventfd_signal(int fd) { errno = ENOSYS; return -1; }
 int ctusk_eventfd_drain(int fd) { errno = ENOSYS; return -1; }
 static __thread char ctusk_thread_marker;
 long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
+void ctusk_set_thread_name(const char *name) { (void)pthread_setname_np(name); }
 #endif
 
 int ctusk_set_nonblocking(int fd) {

@@ -50,6 +50,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         func isIsolatingCurrentContext() -> Bool? { loop.inEventLoop }
     }
     private var serialFace: SerialFace!
+    /// The loop's name; its thread carries it (first 15 bytes), as `top -H`, `perf` and debuggers show.
+    public let name: String
 
     private struct Pending {
         var jobs: [LoopJob] = []
@@ -126,6 +128,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         let (seconds, attoseconds) = pollBeforeParking.components
         let nanoseconds = seconds < 0 ? 0 : UInt64(min(seconds, 1)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
         pollNanoseconds = min(nanoseconds, 1_000_000_000)
+        self.name = name
         let ep = ctusk_epoll_create()
         guard ep >= 0 else { throw PGTransportError.system("epoll_create1", errno: ctusk_errno()) }
         let ev = ctusk_eventfd_create()
@@ -364,6 +367,10 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        // Linux keeps 15 bytes of a thread's name; cut at a character boundary.
+        var threadName = Substring(name)
+        while threadName.utf8.count > 15 { threadName = threadName.dropLast() }
+        ctusk_set_thread_name(String(threadName))
         threadID.store(ctusk_thread_id(), ordering: .releasing)
         var events = [ctusk_event](repeating: ctusk_event(), count: 64)
         while !stopped.load(ordering: .relaxed) {

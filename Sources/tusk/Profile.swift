@@ -1,6 +1,7 @@
 import Foundation
 import PGClient
 import PGPoolCore
+import PGTransport
 
 /// Single-client workloads for profiling Tusk alone (`tusk profile <workload>`); the side-by-side
 /// comparison lives in the Benchmarks package.
@@ -39,6 +40,11 @@ enum Profile {
             let n = Int(40_000 * scale)
             let onLoop = workload == "w1-loop"
             for i in 0..<200 { _ = try await Bench.one(c, Int32(i)) }
+            let polls0 = c.eventLoop.pollCounts
+            defer {
+                let polls = c.eventLoop.pollCounts
+                print("  polls before parking: \(polls.answered - polls0.answered) answered, \(polls.ranOut - polls0.ranOut) ran out")
+            }
             try await measure("W1 sequential\(onLoop ? " on the loop" : "")", operations: n, unit: "query") {
                 let body = {
                     var check = 0

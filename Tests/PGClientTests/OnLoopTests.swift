@@ -270,6 +270,22 @@ import Testing
     }
 }
 
+/// The loop's thread, as tools outside the process see it.
+@Suite struct EventLoopThreadTests {
+    /// `top -H`, `perf` and debuggers show a loop's thread by its name (Linux keeps 15 bytes, cut at a character).
+    @Test func theLoopsThreadCarriesItsName() async throws {
+        let loop = try PGEventLoop(name: "tusk-io-näme-cut-here", pollBeforeParking: .zero)
+        let comm = await withCheckedContinuation { (cont: CheckedContinuation<String, Never>) in
+            loop.execute {
+                let text = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "unreadable"
+                cont.resume(returning: text.trimmingCharacters(in: .newlines))
+            }
+        }
+        #expect(loop.name == "tusk-io-näme-cut-here")
+        #expect(comm == "tusk-io-näme-c", "the thread is named \(comm)")
+    }
+}
+
 @Suite struct SingleReaderTests {
     @Test func aSecondConcurrentReaderGetsATypedErrorInsteadOfWaitingForever() async throws {
         try await TestDB.withConnection { c in

@@ -38,6 +38,8 @@ int ctusk_set_nodelay(int fd);
 int ctusk_socket_error(int fd);
 /// An id of the current thread, unique among live threads; costs no syscall.
 long ctusk_thread_id(void);
+/// Names the calling thread (Linux keeps the first 15 bytes).
+void ctusk_set_thread_name(const char *name);
 
 /// A plain pthread mutex (uncontended lock/unlock make no syscall, unlike a PI futex mutex).
 typedef struct ctusk_lock ctusk_lock;
