@@ -103,7 +103,8 @@ extension PGConnection {
             throw error
         }
         let connection = PGConnection(
-            fd: fd, address: address, loop: loop, configuration: configuration, logger: logger, tls: tls, startup: startupMachine)
+            fd: fd, address: address, host: host, loop: loop, configuration: configuration, logger: logger, tls: tls,
+            startup: startupMachine)
         let remaining = configuration.connectTimeout - (ContinuousClock.now - started)
         do {
             try await connection.startup(timeout: remaining)

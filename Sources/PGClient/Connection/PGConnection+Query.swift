@@ -520,19 +520,55 @@ extension PGConnection {
 
     func sendCancelRequest() {
         guard case .ready = phase else { return }
-        let address = self.address
-        let loop = eventLoop
         var message = PGWriteBuffer(capacity: 16)
         PGFrontendEncoder.cancelRequest(processID: backendProcessID, secretKey: secretKey, into: &message)
-        let bytes = message.bytes
-        let logger = self.logger
+        let request = message.bytes
+        let (address, host, configuration, loop, logger) = (self.address, self.host, self.configuration, eventLoop, self.logger)
+        let encrypted = tls != nil
         Task {
             do {
-                let fd = try await PGSocket.connect(to: address, on: loop, timeout: .seconds(10))
-                _ = bytes.withUnsafeBytes { PGSocket.write(fd, from: $0.baseAddress!, count: $0.count) }
-                PGSocket.close(fd)
+                try await Self.deliverCancelRequest(
+                    request, to: address, host: host, configuration: configuration, encrypted: encrypted, loop: loop)
             } catch {
                 logger.warning("could not send a cancel request", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Opens a new socket to the server and sends `request` (a CancelRequest) on it. When the session being
+    /// cancelled is encrypted, so is this socket: the request carries the session's secret key, which must not
+    /// cross the network in the clear (libpq's PQcancel sends it unencrypted; PostgreSQL 17's PQcancelCreate
+    /// encrypts it too). The server verifies its certificate as `sslmode` says, like the session's.
+    static func deliverCancelRequest(
+        _ request: [UInt8], to address: PGSocketAddress, host: String?, configuration: PGConnectionConfiguration,
+        encrypted: Bool, loop: PGEventLoop
+    ) async throws {
+        let timeout = min(configuration.connectTimeout, .seconds(10))
+        let started = ContinuousClock.now
+        let fd = try await PGSocket.connect(to: address, on: loop, timeout: timeout)
+        defer { PGSocket.close(fd) }
+        guard encrypted else {
+            _ = request.withUnsafeBytes { PGSocket.write(fd, from: $0.baseAddress!, count: $0.count) }
+            return
+        }
+        guard let session = try await negotiateTLS(
+            fd: fd, host: host, configuration: configuration, mode: .required, loop: loop,
+            timeout: timeout - (ContinuousClock.now - started)) else { return }
+        defer { session.shutdown() }
+        var written = 0
+        var attempts = 0
+        while written < request.count {
+            let result = request.withUnsafeBytes { session.write(from: $0.baseAddress! + written, count: $0.count - written) }
+            switch result {
+            case .bytes(let n):
+                written += n
+            case .wouldBlock where attempts < 100:
+                // 16 bytes on a fresh socket: only a full send buffer or pending handshake data gets here.
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(1))
+            case .wouldBlock, .endOfStream, .error:
+                throw PGError(code: .connectionClosed, message: "the cancel request could not be written",
+                              underlying: session.lastError)
             }
         }
     }

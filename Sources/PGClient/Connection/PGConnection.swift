@@ -26,6 +26,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
 
     nonisolated let configuration: PGConnectionConfiguration
     nonisolated let address: PGSocketAddress
+    /// The host name the connection was opened with (TLS's server name; nil for an address or a Unix socket).
+    nonisolated let host: String?
     nonisolated let closedFlag = Atomic<Bool>(false)
     var logger: Logger
     let fd: Int32
@@ -171,13 +173,14 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     private static let idCounter = Atomic<Int>(0)
 
     init(
-        fd: Int32, address: PGSocketAddress, loop: PGEventLoop, configuration: PGConnectionConfiguration, logger: Logger,
-        tls: PGTLSSession? = nil, startup: PGStartupStateMachine? = nil
+        fd: Int32, address: PGSocketAddress, host: String? = nil, loop: PGEventLoop, configuration: PGConnectionConfiguration,
+        logger: Logger, tls: PGTLSSession? = nil, startup: PGStartupStateMachine? = nil
     ) {
         self.id = Self.idCounter.add(1, ordering: .relaxed).newValue
         self.fd = fd
         self.tls = tls
         self.address = address
+        self.host = host
         self.eventLoop = loop
         self.configuration = configuration
         var logger = logger
