@@ -6,8 +6,8 @@ import CTuskOpenSSL
 /// by-name digest lookup for TLS channel binding.
 ///
 /// ```swift
-/// let hash = PGDigest.sha256(Array("abc".utf8))              // 32 bytes
-/// let mac = PGDigest.hmacSHA256(key: Array("key".utf8), message: Array("msg".utf8))
+/// let hash = try PGDigest.sha256(Array("abc".utf8))          // 32 bytes
+/// let mac = try PGDigest.hmacSHA256(key: Array("key".utf8), message: Array("msg".utf8))
 /// let hex = PGDigest.md5Hex(Array("secret".utf8))            // 32 lowercase hex characters
 /// ```
 public enum PGDigest {
@@ -19,14 +19,14 @@ public enum PGDigest {
     /// The SHA-256 digest of `data` (32 bytes).
     ///
     /// ```swift
-    /// let digest = PGDigest.sha256(Array("abc".utf8))
+    /// let digest = try PGDigest.sha256(Array("abc".utf8))
     /// ```
     ///
-    /// SHA-256 is always available in OpenSSL (including FIPS mode); the process stops only if OpenSSL
-    /// itself cannot run the algorithm (out of memory, broken installation), never because of `data`.
-    public static func sha256(_ data: some Collection<UInt8>) -> [UInt8] {
+    /// - Throws: `PGCryptoError` only if OpenSSL itself cannot run the algorithm (out of memory, a broken
+    ///   installation), never because of `data`: SHA-256 is always available, FIPS mode included.
+    public static func sha256(_ data: some Collection<UInt8>) throws(PGCryptoError) -> [UInt8] {
         guard let digest = evpDigest(EVP_sha256(), data) else {
-            fatalError("OpenSSL could not compute SHA-256 (out of memory or a broken OpenSSL installation)")
+            throw PGCryptoError("OpenSSL could not compute SHA-256 (out of memory or a broken OpenSSL installation)")
         }
         return digest
     }
@@ -55,14 +55,16 @@ public enum PGDigest {
     /// HMAC-SHA-256 of `message` under `key` (32 bytes).
     ///
     /// ```swift
-    /// let mac = PGDigest.hmacSHA256(key: Array("Client Key".utf8), message: Array("abc".utf8))
+    /// let mac = try PGDigest.hmacSHA256(key: Array("Client Key".utf8), message: Array("abc".utf8))
     /// ```
     ///
     /// Keys of any length are accepted (keys longer than the 64-byte block are hashed first, as RFC 2104 says).
-    public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) -> [UInt8] {
+    ///
+    /// - Throws: `PGCryptoError` only if OpenSSL itself fails (out of memory, a broken installation).
+    public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) throws(PGCryptoError) -> [UInt8] {
         // RFC 2104: a key longer than the block size is replaced by its hash. Doing it here keeps the
         // length within OpenSSL's `int` parameter whatever the caller passes.
-        let effectiveKey = key.count > 64 ? sha256(key) : key
+        let effectiveKey = key.count > 64 ? try sha256(key) : key
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var outLength: UInt32 = 0
         let produced = withBytes(of: message) { data -> Bool in
@@ -74,7 +76,7 @@ public enum PGDigest {
             }
         }
         guard produced, Int(outLength) == sha256Length else {
-            fatalError("OpenSSL could not compute HMAC-SHA-256 (out of memory or a broken OpenSSL installation)")
+            throw PGCryptoError("OpenSSL could not compute HMAC-SHA-256 (out of memory or a broken OpenSSL installation)")
         }
         out.removeSubrange(Int(outLength)...)
         return out

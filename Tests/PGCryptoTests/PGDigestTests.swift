@@ -14,24 +14,24 @@ private func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
     ])
-    func sha256KnownAnswers(input: String, expected: String) {
-        #expect(hex(PGDigest.sha256(ascii(input))) == expected)
+    func sha256KnownAnswers(input: String, expected: String) throws {
+        #expect(try hex(PGDigest.sha256(ascii(input))) == expected)
     }
 
-    @Test func sha256AcceptsNonContiguousCollections() {
+    @Test func sha256AcceptsNonContiguousCollections() throws {
         let bytes = ascii("abc")
-        #expect(PGDigest.sha256(bytes[...]) == PGDigest.sha256(bytes))
-        #expect(PGDigest.sha256(bytes.reversed().reversed()) == PGDigest.sha256(bytes))
-        #expect(PGDigest.sha256("abc".utf8) == PGDigest.sha256(bytes))
+        #expect(try PGDigest.sha256(bytes[...]) == PGDigest.sha256(bytes))
+        #expect(try PGDigest.sha256(bytes.reversed().reversed()) == PGDigest.sha256(bytes))
+        #expect(try PGDigest.sha256("abc".utf8) == PGDigest.sha256(bytes))
     }
 
-    @Test func hmacSHA256RFC4231() {
+    @Test func hmacSHA256RFC4231() throws {
         // RFC 4231 test cases 1, 2 and 6 (key longer than the block size).
-        #expect(hex(PGDigest.hmacSHA256(key: [UInt8](repeating: 0x0B, count: 20), message: ascii("Hi There")))
+        #expect(try hex(PGDigest.hmacSHA256(key: [UInt8](repeating: 0x0B, count: 20), message: ascii("Hi There")))
             == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        #expect(hex(PGDigest.hmacSHA256(key: ascii("Jefe"), message: ascii("what do ya want for nothing?")))
+        #expect(try hex(PGDigest.hmacSHA256(key: ascii("Jefe"), message: ascii("what do ya want for nothing?")))
             == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-        #expect(hex(PGDigest.hmacSHA256(
+        #expect(try hex(PGDigest.hmacSHA256(
             key: [UInt8](repeating: 0xAA, count: 131),
             message: ascii("Test Using Larger Than Block-Size Key - Hash Key First")))
             == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
@@ -74,8 +74,8 @@ private func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
     }
 
-    @Test func digestByName() {
-        #expect(PGDigest.digest(named: "SHA256", ascii("abc")) == PGDigest.sha256(ascii("abc")))
+    @Test func digestByName() throws {
+        #expect(try PGDigest.digest(named: "SHA256", ascii("abc")) == PGDigest.sha256(ascii("abc")))
         #expect(PGDigest.digest(named: "sha384", ascii("abc")).map(hex)
             == "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7")
         #expect(PGDigest.digest(named: "no-such-digest", ascii("abc")) == nil)

@@ -6,13 +6,13 @@ import Testing
 func scramServerSide(clientFirstBare: String, serverFirst: String, clientFinalWithoutProof: String,
                      password: String, salt: [UInt8], iterations: Int) throws -> (clientProof: String, serverFinal: String) {
     let salted = try PGDigest.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
-    let clientKey = PGDigest.hmacSHA256(key: salted, message: Array("Client Key".utf8))
-    let storedKey = PGDigest.sha256(clientKey)
+    let clientKey = try PGDigest.hmacSHA256(key: salted, message: Array("Client Key".utf8))
+    let storedKey = try PGDigest.sha256(clientKey)
     let authMessage = Array((clientFirstBare + "," + serverFirst + "," + clientFinalWithoutProof).utf8)
-    let clientSignature = PGDigest.hmacSHA256(key: storedKey, message: authMessage)
+    let clientSignature = try PGDigest.hmacSHA256(key: storedKey, message: authMessage)
     let proof = zip(clientKey, clientSignature).map { $0 ^ $1 }
-    let serverKey = PGDigest.hmacSHA256(key: salted, message: Array("Server Key".utf8))
-    let serverSignature = PGDigest.hmacSHA256(key: serverKey, message: authMessage)
+    let serverKey = try PGDigest.hmacSHA256(key: salted, message: Array("Server Key".utf8))
+    let serverSignature = try PGDigest.hmacSHA256(key: serverKey, message: authMessage)
     return (PGBase64.encode(proof), "v=" + PGBase64.encode(serverSignature))
 }
 

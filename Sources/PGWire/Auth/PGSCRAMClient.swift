@@ -156,12 +156,18 @@ public struct PGSCRAMClient: Sendable {
         let clientFinalWithoutProof = "c=\(channelBinding.channelBindingAttribute),r=\(serverNonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(clientFinalWithoutProof)".utf8)
 
-        let clientKey = PGDigest.hmacSHA256(key: saltedPassword, message: Array("Client Key".utf8))
-        let storedKey = PGDigest.sha256(clientKey)
-        let clientSignature = PGDigest.hmacSHA256(key: storedKey, message: authMessage)
-        let proof = zip(clientKey, clientSignature).map { $0 ^ $1 }
-        let serverKey = PGDigest.hmacSHA256(key: saltedPassword, message: Array("Server Key".utf8))
-        let serverSignature = PGDigest.hmacSHA256(key: serverKey, message: authMessage)
+        let proof: [UInt8]
+        let serverSignature: [UInt8]
+        do {
+            let clientKey = try PGDigest.hmacSHA256(key: saltedPassword, message: Array("Client Key".utf8))
+            let storedKey = try PGDigest.sha256(clientKey)
+            let clientSignature = try PGDigest.hmacSHA256(key: storedKey, message: authMessage)
+            proof = zip(clientKey, clientSignature).map { $0 ^ $1 }
+            let serverKey = try PGDigest.hmacSHA256(key: saltedPassword, message: Array("Server Key".utf8))
+            serverSignature = try PGDigest.hmacSHA256(key: serverKey, message: authMessage)
+        } catch {
+            throw PGError(code: .authenticationFailed, message: "SCRAM proof computation failed: \(error)")
+        }
 
         state = .awaitingServerFinal(serverSignature: serverSignature)
         return Array("\(clientFinalWithoutProof),p=".utf8) + PGBase64.encodeToBytes(proof)

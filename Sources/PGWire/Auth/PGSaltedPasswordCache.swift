@@ -25,7 +25,7 @@ final class PGSaltedPasswordCache: Sendable {
         material.append(contentsOf: password)
         material.append(contentsOf: salt)
         material.append(contentsOf: String(iterations).utf8)
-        let key = PGDigest.sha256(material)
+        let key = try PGDigest.sha256(material)
         if let hit = entries.withLock({ list in list.first { $0.key == key }?.salted }) { return hit }
         let salted = try PGDigest.pbkdf2SHA256(password: password, salt: salt, iterations: iterations)
         entries.withLock { list in
