@@ -95,6 +95,34 @@ import Testing
         await c.close()
     }
 
+    /// A cancel that comes while its request is still being written waits until the request is out: the server
+    /// ignores a CancelRequest that arrives while it is reading the request, and the query would then run to
+    /// its end. Here a 64 MB request waits behind a half-second query, so the server reads it only once that
+    /// one is done, and the cancel comes (as the queued request's turn begins) while it is still being read.
+    @Test func aCancelDuringALargeRequestsWriteIsNotLost() async throws {
+        let c = try await TestDB.connect()
+        let sql = "SELECT pg_sleep($1), length($2::bytea)"
+        _ = try await c.execute(sql, [0.0, [UInt8]([1])])
+        let first = Task { try await c.execute(sql, [0.5, [UInt8]([1])]) }
+        try await Task.sleep(for: .milliseconds(50))
+        let big = [UInt8](repeating: 7, count: 64 << 20)
+        let second = Task { try await c.execute(sql, [5.0, big]) }
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        second.cancel()
+        do {
+            _ = try await second.value
+            Issue.record("the cancelled query ran to its end")
+        } catch let e as PGError {
+            #expect(e.code == .cancelled, "\(e)")
+        }
+        // Without the wait: the sleep's 5 s. With it: the first query's rest, the write, and the cancel.
+        #expect(ContinuousClock.now - start < .seconds(3), "cancelled after \(ContinuousClock.now - start)")
+        _ = try await first.value
+        #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
+        await c.close()
+    }
+
     @Test func serverClosingMidMessageIsATypedError() async throws {
         let backend = try ScriptedBackend { conn in
             _ = try conn.readStartup()

@@ -397,6 +397,7 @@ extension PGConnection {
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
         stream.execution = ExecutionInfo(statement: statement)
+        stream.execution.requestEnd = outBase &+ out.count
         armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }
@@ -423,6 +424,7 @@ extension PGConnection {
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
         stream.execution = ExecutionInfo()
+        stream.execution.requestEnd = outBase &+ out.count
         armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: nil) { cancelUnit(unit) }
@@ -520,6 +522,14 @@ extension PGConnection {
 
     func sendCancelRequest() {
         guard case .ready = phase else { return }
+        // The server ignores a cancel that arrives while it is still reading the request (a large one the socket
+        // takes in parts): the cancel waits until the running request's last byte is written.
+        if let oldest = contexts.oldestID, let stream = stream(of: oldest),
+           stream.execution.requestEnd > outBase &+ outOffset {
+            cancelOnceWrittenUpTo = stream.execution.requestEnd
+            return
+        }
+        cancelOnceWrittenUpTo = 0
         var message = PGWriteBuffer(capacity: 16)
         PGFrontendEncoder.cancelRequest(processID: backendProcessID, secretKey: secretKey, into: &message)
         let request = message.bytes
@@ -533,6 +543,11 @@ extension PGConnection {
                 logger.warning("could not send a cancel request", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// A cancel waits for the running request to be written: sends it once it is.
+    func sendCancelIfWritten() {
+        if outBase &+ outOffset >= cancelOnceWrittenUpTo { sendCancelRequest() }
     }
 
     /// Opens a new socket to the server and sends `request` (a CancelRequest) on it. When the session being

@@ -239,6 +239,7 @@ extension PGConnection {
             switch result {
             case .bytes(let n):
                 outOffset += n
+                if cancelOnceWrittenUpTo != 0 { sendCancelIfWritten() }
             case .wouldBlock:
                 if !writeInterest {
                     writeInterest = true
@@ -255,6 +256,7 @@ extension PGConnection {
                 return
             }
         }
+        outBase &+= out.count
         out.clear()
         outOffset = 0
         if !drainWaiters.isEmpty { resumeDrainWaiters() }

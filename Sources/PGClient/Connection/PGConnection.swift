@@ -37,6 +37,11 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     @exclusivity(unchecked) var decoder: PGBackendMessageDecoder
     @exclusivity(unchecked) var out: PGWriteBuffer = PGWriteBuffer(capacity: 4096)
     @exclusivity(unchecked) var outOffset = 0
+    /// Bytes written before `out`'s first byte (over the connection's life): `outBase + outOffset` bytes have
+    /// gone to the socket, `outBase + out.count` have been queued.
+    @exclusivity(unchecked) var outBase = 0
+    /// When nonzero, a cancel waits until this many bytes are written (the running request's last byte).
+    @exclusivity(unchecked) var cancelOnceWrittenUpTo = 0
     @exclusivity(unchecked) var writeInterest = false
     @exclusivity(unchecked) var readPaused = false
     @exclusivity(unchecked) var fdClosed = false
@@ -119,6 +124,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var timer: UInt64?
         var timedOut = false
         var cancelWhenStarted = false
+        /// Where the request's bytes end in the connection's output (`outBase + out.count` once queued).
+        var requestEnd = 0
         var tag: String?
         private var failure: Failure?
         private enum Failure { indirect case error(PGError) }
@@ -341,6 +348,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         case .bytes(let n):
             outOffset += n
             if outOffset == out.count {
+                outBase &+= out.count
                 out.clear()
                 outOffset = 0
                 if !drainWaiters.isEmpty { resumeDrainWaiters() }
@@ -352,6 +360,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
                 writeInterest = true
                 eventLoop.setInterest(fd: fd, read: !readPaused, write: true)
             }
+            if cancelOnceWrittenUpTo != 0 { sendCancelIfWritten() }
         case .wouldBlock:
             if !writeInterest {
                 writeInterest = true
