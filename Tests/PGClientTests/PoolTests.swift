@@ -40,6 +40,31 @@ import Testing
         await pool.shutdown()
     }
 
+    /// A shared statement goes to an idle connection rather than queue behind a long one, also when the long
+    /// one runs on a connection that lives on the caller's own event loop (which it would otherwise prefer).
+    @Test func sharedStatementsDoNotQueueBehindALongOne() async throws {
+        let pool = try await makePool(.init(minimumConnections: 2, maximumConnections: 2))
+        await pool.start()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await pool.statistics.open < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(await pool.statistics.open == 2)
+        for loop in pool.eventLoops {
+            let slow = Task(executorPreference: loop) { try await pool.execute("SELECT pg_sleep(3)") }
+            try await Task.sleep(for: .milliseconds(200))
+            for i in 0..<3 {
+                let started = ContinuousClock.now
+                let value = try await Task(executorPreference: loop) {
+                    try await pool.queryOne("SELECT \(Int32(i))::int4 + 1", as: Int.self)
+                }.value
+                #expect(value == i + 1)
+                #expect(ContinuousClock.now - started < .seconds(1), "waited \(ContinuousClock.now - started) behind the long one")
+            }
+            slow.cancel()
+            _ = try? await slow.value
+        }
+        await pool.shutdown()
+    }
+
     @Test func twoHundredTasksShareEightConnections() async throws {
         let pg = try await TestDB.server()
         let app = "tusk_pool_200"

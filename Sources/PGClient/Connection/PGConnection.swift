@@ -60,7 +60,12 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
 
     @exclusivity(unchecked) var responses: PGResponseStateMachine = PGResponseStateMachine()
     @exclusivity(unchecked) var nextUnitID: UInt64 = 1
-    @exclusivity(unchecked) var contexts: PGUnitTable<Context> = PGUnitTable<Context>()
+    @exclusivity(unchecked) var contexts: PGUnitTable<Context> = PGUnitTable<Context>() {
+        // Published for pools choosing a connection from other threads (a plain store: no lock, no fence).
+        didSet { requestsInFlight.store(contexts.count, ordering: .relaxed) }
+    }
+    /// How many requests are in flight (sent or queued, not yet answered), as last published by the loop.
+    nonisolated let requestsInFlight = Atomic<Int>(0)
     @exclusivity(unchecked) var batchUnit: UInt64 = 0
     @exclusivity(unchecked) var batchStream: PGRowStream?
     @exclusivity(unchecked) var batchRows: [PGDataRow] = []

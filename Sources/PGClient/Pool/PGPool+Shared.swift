@@ -1,6 +1,7 @@
 import PGPoolCore
 import PGTransport
 import PGWire
+import Synchronization
 
 /// The pool's open connections that are not exclusively leased: single statements (`pool.query`,
 /// `execute`, `queryOne`) are pipelined onto them round-robin without an exclusive lease, read by any
@@ -31,24 +32,38 @@ final class PGSharedConnections: Sendable {
     let state = PGLock(State())
 
     /// A connection for one shared statement, its pending-send count raised; nil when none is available.
-    /// A caller running on an event loop (a task that prefers one of the pool's loops) gets a connection that
-    /// lives on that loop when there is one: its request starts without a thread hop.
+    /// Load is a connection's requests in flight plus the statements on their way to it. In order: an idle
+    /// connection on the caller's event loop (a task that prefers one of the pool's loops: its request starts
+    /// without a thread hop); an idle one elsewhere, so a statement does not queue behind a long one while
+    /// another connection has nothing to do; else the least loaded on the caller's loop; else the least loaded.
+    /// Ties go round-robin.
     func pick() -> (PGPoolConnectionID, PGConnection)? {
         let thread = PGEventLoop.currentThreadID
         return state.withLock { s in
-            // One pass, round-robin: the first usable connection on the caller's loop, else the first usable one.
             let n = s.entries.count
             var chosen: Int?
+            var idleElsewhere: Int?
+            var bestHere: (index: Int, load: Int)?
+            var bestElsewhere: (index: Int, load: Int)?
             for k in 0..<n {
                 let i = (s.next &+ k) % n
                 guard s.entries[i].isUsable else { continue }
-                if s.entries[i].connection.eventLoop.threadIDValue == thread {
-                    chosen = i
-                    break
+                let connection = s.entries[i].connection
+                let load = connection.requestsInFlight.load(ordering: .relaxed) &+ s.entries[i].pendingSends
+                let here = connection.eventLoop.threadIDValue == thread
+                if load == 0 {
+                    if here {
+                        chosen = i
+                        break
+                    }
+                    if idleElsewhere == nil { idleElsewhere = i }
+                } else if here {
+                    if load < bestHere?.load ?? .max { bestHere = (i, load) }
+                } else if load < bestElsewhere?.load ?? .max {
+                    bestElsewhere = (i, load)
                 }
-                if chosen == nil { chosen = i }
             }
-            guard let i = chosen else { return nil }
+            guard let i = chosen ?? idleElsewhere ?? bestHere?.index ?? bestElsewhere?.index else { return nil }
             s.next = i &+ 1
             return s.claim(i)
         }
