@@ -87,8 +87,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         /// how many chances to poll are still to be skipped.
         var failedPolls = 0
         var pollsToSkip = 0
-        /// When the poll in place under way ends, and until when it may go on while other tasks on the loop are
-        /// ready to run.
+        /// When the poll in place under way ends (and the loop's own poll for the same reply, if it stops
+        /// early; 0: no poll in place since the last request), and until when it may go on while other tasks
+        /// on the loop are ready to run.
         var pollInPlaceDeadline: UInt64 = 0
         var pollInPlaceGraceEnd: UInt64 = 0
         /// Jobs of the batch being run that have not run yet (queued work a poll in place must not delay).
@@ -244,6 +245,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     public func expectReplyOnLoop() {
         assert(inEventLoop)
         ls.replyAwaited = true
+        ls.pollInPlaceDeadline = 0
     }
 
     // MARK: Polling in place (a task on the loop waiting for its own reply)
@@ -430,8 +432,13 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             ls.pollsToSkip -= 1
             return 0
         }
-        // Not past the first timer's deadline: a poll must not delay a timer.
-        let deadline = min(PGClock.nowNanoseconds() &+ pollNanoseconds, timers.first?.deadline ?? .max)
+        // Not past the first timer's deadline: a poll must not delay a timer. Nor past the end of the budget
+        // that a poll in place for the same reply started (it stopped early for the loop's sake).
+        var deadline = min(PGClock.nowNanoseconds() &+ pollNanoseconds, timers.first?.deadline ?? .max)
+        if ls.pollInPlaceDeadline != 0 {
+            deadline = min(deadline, ls.pollInPlaceDeadline)
+            ls.pollInPlaceDeadline = 0
+        }
         var n: Int32 = 0
         repeat {
             n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, 0) }

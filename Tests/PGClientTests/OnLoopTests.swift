@@ -249,6 +249,33 @@ import Testing
         await c.close()
     }
 
+    /// A reply gets one budget of polling in all: when a poll in place stops early for the loop's sake, the
+    /// loop's own poll for the same reply ends where the first one would have, not a whole budget later.
+    /// Measured as the loop thread's CPU time over a 2.5 s query whose poll in place is interrupted at 0.9 s:
+    /// about 1.0 s with one budget, about 1.9 s with two.
+    @Test func aReplyGetsOneBudgetOfPolling() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .seconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        _ = try await Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [0.0]) }.value
+        let threadCPU = { @Sendable () async -> Duration in
+            await withCheckedContinuation { (cont: CheckedContinuation<Duration, Never>) in
+                loop.execute {
+                    var t = timespec()
+                    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+                    cont.resume(returning: .seconds(t.tv_sec) + .nanoseconds(t.tv_nsec))
+                }
+            }
+        }
+        let before = await threadCPU()
+        let slow = Task(executorPreference: loop) { try await c.execute("SELECT pg_sleep($1)", [2.5]) }
+        try await Task.sleep(for: .milliseconds(900))
+        loop.execute {}  // work from another thread: the poll in place stops for it
+        _ = try await slow.value
+        let used = await threadCPU() - before
+        #expect(used < .milliseconds(1450), "the loop's thread used \(used) of CPU")
+        await c.close()
+    }
+
     /// Polling changes when the loop sleeps, not what it does: pipelined and sequential queries from tasks on a
     /// polling loop and on a loop that never polls return the same, right results.
     @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)])
