@@ -70,7 +70,10 @@ final class RecordingRelay: Sendable {
         Thread.detachNewThread { [self] in
             while true {
                 let client = accept(fd, nil, nil)
-                if client < 0 { return }
+                if client < 0 {
+                    close(fd)
+                    return
+                }
                 let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 var to = Self.loopback(port: target)
                 let ok = withUnsafePointer(to: &to) {
@@ -78,11 +81,25 @@ final class RecordingRelay: Sendable {
                         connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
                     }
                 }
+                guard ok else {
+                    close(client)
+                    close(server)
+                    continue
+                }
                 sockets.withLock { $0 += [client, server] }
-                guard ok else { Glibc.shutdown(client, Int32(SHUT_RDWR)); continue }
                 let slot = recorded.withLock { r in r.append([]); return r.count - 1 }
-                Thread.detachNewThread { self.pump(from: client, to: server, recordInto: slot) }
-                Thread.detachNewThread { self.pump(from: server, to: client, recordInto: nil) }
+                let ended = Mutex(0)
+                let finish = { @Sendable in
+                    // The second direction to end closes both descriptors.
+                    if ended.withLock({ n in n += 1; return n }) == 2 {
+                        // Out of the list first, so `stop` never shuts down a descriptor number reused elsewhere.
+                        self.sockets.withLock { $0.removeAll { $0 == client || $0 == server } }
+                        close(client)
+                        close(server)
+                    }
+                }
+                Thread.detachNewThread { self.pump(from: client, to: server, recordInto: slot); finish() }
+                Thread.detachNewThread { self.pump(from: server, to: client, recordInto: nil); finish() }
             }
         }
     }
@@ -90,9 +107,10 @@ final class RecordingRelay: Sendable {
     /// The first bytes (up to 8) of each connection, in the order they were accepted.
     var openings: [[UInt8]] { recorded.withLock { $0 } }
 
+    /// Stops accepting and ends every relayed connection (each pump closes its descriptors as it ends).
     func stop() {
         Glibc.shutdown(listener, Int32(SHUT_RDWR))
-        for fd in sockets.withLock({ $0 }) { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        sockets.withLock { for fd in $0 { Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
     }
 
     private func pump(from: Int32, to: Int32, recordInto slot: Int?) {

@@ -95,10 +95,11 @@ import Testing
         await c.close()
     }
 
-    /// A cancel that comes while its request is still being written waits until the request is out: the server
-    /// ignores a CancelRequest that arrives while it is reading the request, and the query would then run to
-    /// its end. Here a 64 MB request waits behind a half-second query, so the server reads it only once that
-    /// one is done, and the cancel comes (as the queued request's turn begins) while it is still being read.
+    /// A cancel that comes while its request is still on its way waits until the server holds the request
+    /// (written, and for a large one acknowledged with BindComplete): the server ignores a CancelRequest that
+    /// arrives while it is reading the request, and the query would then run to its end. Here a 64 MB request
+    /// waits behind a half-second query, so the server reads it only once that one is done, and the cancel
+    /// comes (as the queued request's turn begins) while it is still being read.
     @Test func aCancelDuringALargeRequestsWriteIsNotLost() async throws {
         let c = try await TestDB.connect()
         let sql = "SELECT pg_sleep($1), length($2::bytea)"
@@ -115,6 +116,8 @@ import Testing
             Issue.record("the cancelled query ran to its end")
         } catch let e as PGError {
             #expect(e.code == .cancelled, "\(e)")
+            // Cancelled by the server, so the request was sent (not failed unsent before it started).
+            #expect(e.sqlState == .queryCanceled, "\(e)")
         }
         // Without the wait: the sleep's 5 s. With it: the first query's rest, the write, and the cancel.
         #expect(ContinuousClock.now - start < .seconds(3), "cancelled after \(ContinuousClock.now - start)")

@@ -38,4 +38,24 @@ import Testing
             #expect(again.bytes == (try Self.reference(statement, parameters, formats)))
         }
     }
+
+    /// A Flush inserted after a templated Bind lands between the Bind and the Execute, from either way of
+    /// writing Bind + Execute + Sync.
+    @Test func aFlushGoesBetweenBindAndExecute() throws {
+        let parameters: [any PGEncodable] = [Int32(7), "x"]
+        var expected = PGWriteBuffer()
+        try PGFrontendEncoder.bind(statement: "s1", parameters: parameters, resultFormats: [.binary], into: &expected)
+        PGFrontendEncoder.flush(into: &expected)
+        PGFrontendEncoder.execute(into: &expected)
+        PGFrontendEncoder.sync(into: &expected)
+        var templated = PGWriteBuffer()
+        let template = PGBindTemplate(statement: "s1", parameterCount: 2, resultFormats: [.binary])
+        try PGFrontendEncoder.bindExecuteSync(template, parameters: parameters, into: &templated)
+        PGFrontendEncoder.insertFlushBeforeExecuteSync(into: &templated)
+        #expect(templated.bytes == expected.bytes)
+        var fieldByField = PGWriteBuffer()
+        fieldByField.bytes = try Self.reference("s1", parameters, [.binary])
+        PGFrontendEncoder.insertFlushBeforeExecuteSync(into: &fieldByField)
+        #expect(fieldByField.bytes == expected.bytes)
+    }
 }

@@ -394,10 +394,13 @@ extension PGConnection {
             out.bytes.removeSubrange(mark...)
             throw error
         }
+        let acksBind = out.count - mark >= Self.largeRequest
+        if acksBind { PGFrontendEncoder.insertFlushBeforeExecuteSync(into: &out) }
         responses.unitSent(.init(id: unit, kind: .execute(parses: false, describesPortal: false, columnCount: statement.columns?.columns.count)))
         contexts[unit] = .execute(stream)
         stream.execution = ExecutionInfo(statement: statement)
         stream.execution.requestEnd = outBase &+ out.count
+        stream.execution.acksBind = acksBind
         armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: statement.columns) { cancelUnit(unit) }
@@ -416,6 +419,8 @@ extension PGConnection {
             out.bytes.removeSubrange(mark...)
             throw error
         }
+        let acksBind = out.count - mark >= Self.largeRequest
+        if acksBind { PGFrontendEncoder.flush(into: &out) }
         PGFrontendEncoder.describe(portal: "", into: &out)
         PGFrontendEncoder.execute(into: &out)
         PGFrontendEncoder.sync(into: &out)
@@ -425,6 +430,7 @@ extension PGConnection {
         contexts[unit] = .execute(stream)
         stream.execution = ExecutionInfo()
         stream.execution.requestEnd = outBase &+ out.count
+        stream.execution.acksBind = acksBind
         armTimeout(timeout, unit: unit, stream: stream)
         eventLoop.scheduleFlush(self)
         if let existing, existing.started(unit: unit, columns: nil) { cancelUnit(unit) }
@@ -520,16 +526,23 @@ extension PGConnection {
         sendCancelRequest()
     }
 
+    /// A request at least this large (Parse and Bind) is followed by a Flush, so the server acknowledges with
+    /// BindComplete once it has read it: a cancel for it waits for that (see `sendCancelRequest`).
+    static let largeRequest = 64 << 10
+
+    /// Cancels the request the server is running now (the oldest in flight), with a CancelRequest on a new
+    /// socket. The server drops a cancel that arrives while it is still reading the request, so for a request
+    /// not yet in its hands — bytes still unwritten, or a large one whose BindComplete has not come — the
+    /// cancel waits (`retryDeferredCancel`, after each write and on BindComplete). The request on the new
+    /// socket goes out only if that same request is still running once the socket is open.
     func sendCancelRequest() {
-        guard case .ready = phase else { return }
-        // The server ignores a cancel that arrives while it is still reading the request (a large one the socket
-        // takes in parts): the cancel waits until the running request's last byte is written.
-        if let oldest = contexts.oldestID, let stream = stream(of: oldest),
-           stream.execution.requestEnd > outBase &+ outOffset {
-            cancelOnceWrittenUpTo = stream.execution.requestEnd
+        guard case .ready = phase, let target = contexts.oldestID else { return }
+        if let stream = stream(of: target),
+           stream.execution.requestEnd > outBase &+ outOffset || (stream.execution.acksBind && lastBoundUnit < target) {
+            cancelDeferredUnit = target
             return
         }
-        cancelOnceWrittenUpTo = 0
+        cancelDeferredUnit = 0
         var message = PGWriteBuffer(capacity: 16)
         PGFrontendEncoder.cancelRequest(processID: backendProcessID, secretKey: secretKey, into: &message)
         let request = message.bytes
@@ -538,16 +551,26 @@ extension PGConnection {
         Task {
             do {
                 try await Self.deliverCancelRequest(
-                    request, to: address, host: host, configuration: configuration, encrypted: encrypted, loop: loop)
+                    request, to: address, host: host, configuration: configuration, encrypted: encrypted, loop: loop,
+                    stillWanted: { await self.isRunning(target) })
             } catch {
                 logger.warning("could not send a cancel request", metadata: ["error": "\(error)"])
             }
         }
     }
 
-    /// A cancel waits for the running request to be written: sends it once it is.
-    func sendCancelIfWritten() {
-        if outBase &+ outOffset >= cancelOnceWrittenUpTo { sendCancelRequest() }
+    /// A deferred cancel, checked again: sent if its request is still the one running (and now in the
+    /// server's hands), dropped if that request has finished.
+    func retryDeferredCancel() {
+        let unit = cancelDeferredUnit
+        cancelDeferredUnit = 0
+        if contexts.oldestID == unit { sendCancelRequest() }
+    }
+
+    /// True while `unit` is the request the server is running.
+    func isRunning(_ unit: UInt64) -> Bool {
+        guard case .ready = phase else { return false }
+        return contexts.oldestID == unit
     }
 
     /// Opens a new socket to the server and sends `request` (a CancelRequest) on it. When the session being
@@ -556,13 +579,14 @@ extension PGConnection {
     /// encrypts it too). The server verifies its certificate as `sslmode` says, like the session's.
     static func deliverCancelRequest(
         _ request: [UInt8], to address: PGSocketAddress, host: String?, configuration: PGConnectionConfiguration,
-        encrypted: Bool, loop: PGEventLoop
+        encrypted: Bool, loop: PGEventLoop, stillWanted: @Sendable () async -> Bool
     ) async throws {
         let timeout = min(configuration.connectTimeout, .seconds(10))
         let started = ContinuousClock.now
         let fd = try await PGSocket.connect(to: address, on: loop, timeout: timeout)
         defer { PGSocket.close(fd) }
         guard encrypted else {
+            guard await stillWanted() else { return }
             _ = request.withUnsafeBytes { PGSocket.write(fd, from: $0.baseAddress!, count: $0.count) }
             return
         }
@@ -570,6 +594,8 @@ extension PGConnection {
             fd: fd, host: host, configuration: configuration, mode: .required, loop: loop,
             timeout: timeout - (ContinuousClock.now - started)) else { return }
         defer { session.shutdown() }
+        // The handshake took round trips: the request may have finished, and another may be running.
+        guard await stillWanted() else { return }
         var written = 0
         var attempts = 0
         while written < request.count {

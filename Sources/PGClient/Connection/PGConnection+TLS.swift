@@ -239,7 +239,7 @@ extension PGConnection {
             switch result {
             case .bytes(let n):
                 outOffset += n
-                if cancelOnceWrittenUpTo != 0 { sendCancelIfWritten() }
+                if cancelDeferredUnit != 0 { retryDeferredCancel() }
             case .wouldBlock:
                 if !writeInterest {
                     writeInterest = true

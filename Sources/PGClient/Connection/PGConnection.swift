@@ -40,8 +40,10 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     /// Bytes written before `out`'s first byte (over the connection's life): `outBase + outOffset` bytes have
     /// gone to the socket, `outBase + out.count` have been queued.
     @exclusivity(unchecked) var outBase = 0
-    /// When nonzero, a cancel waits until this many bytes are written (the running request's last byte).
-    @exclusivity(unchecked) var cancelOnceWrittenUpTo = 0
+    /// The request a deferred cancel is for (0: none); see `sendCancelRequest`.
+    @exclusivity(unchecked) var cancelDeferredUnit: UInt64 = 0
+    /// The last request whose BindComplete came (ids grow, so every request up to it is bound).
+    @exclusivity(unchecked) var lastBoundUnit: UInt64 = 0
     @exclusivity(unchecked) var writeInterest = false
     @exclusivity(unchecked) var readPaused = false
     @exclusivity(unchecked) var fdClosed = false
@@ -131,6 +133,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         var cancelWhenStarted = false
         /// Where the request's bytes end in the connection's output (`outBase + out.count` once queued).
         var requestEnd = 0
+        /// A Flush follows its Bind (a large request): BindComplete says the server has read it.
+        var acksBind = false
         var tag: String?
         private var failure: Failure?
         private enum Failure { indirect case error(PGError) }
@@ -283,6 +287,10 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     func handle(_ message: PGBackendMessage) {
         switch phase {
         case .ready, .closing:
+            if case .bindComplete = message {
+                lastBoundUnit = contexts.oldestID ?? lastBoundUnit
+                if cancelDeferredUnit != 0 { retryDeferredCancel() }
+            }
             perform(responses.messageReceived(message))
         case .startup:
             guard var machine = startupMachine else { return }
@@ -365,7 +373,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
                 writeInterest = true
                 eventLoop.setInterest(fd: fd, read: !readPaused, write: true)
             }
-            if cancelOnceWrittenUpTo != 0 { sendCancelIfWritten() }
+            if cancelDeferredUnit != 0 { retryDeferredCancel() }
         case .wouldBlock:
             if !writeInterest {
                 writeInterest = true

@@ -156,6 +156,17 @@ public enum PGFrontendEncoder {
         out.setInt32(Int32(out.count - PGBindTemplate.executeSyncCount - start - 1), at: start + 1)
     }
 
+    /// Inserts a Flush between the Bind and the Execute and Sync that `bindExecuteSync` has just written, so the
+    /// server sends BindComplete as soon as it has read the Bind (a sign it holds the whole request).
+    ///
+    /// ```swift
+    /// try PGFrontendEncoder.bindExecuteSync(template, parameters: [big], into: &out)
+    /// PGFrontendEncoder.insertFlushBeforeExecuteSync(into: &out)
+    /// ```
+    public static func insertFlushBeforeExecuteSync(into out: inout PGWriteBuffer) {
+        out.bytes.insert(contentsOf: [UInt8(ascii: "H"), 0, 0, 0, 4], at: out.count - PGBindTemplate.executeSyncCount)
+    }
+
     /// Describe a statement ('S') or portal ('P').
     public static func describe(statement: String, into out: inout PGWriteBuffer) {
         let s = begin(UInt8(ascii: "D"), &out)
