@@ -71,6 +71,32 @@ long ctusk_send(int fd, const void *buf, unsigned long len) {
 #endif
 }
 int ctusk_set_nodelay(int fd) { int one = 1; return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
+
+int ctusk_set_keepalive(int fd, int idle, int interval, int count) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0) return -1;
+#ifdef __linux__
+    if (idle > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0) return -1;
+#elif defined(TCP_KEEPALIVE)
+    if (idle > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &idle, sizeof idle) != 0) return -1;
+#endif
+#ifdef TCP_KEEPINTVL
+    if (interval > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0) return -1;
+#endif
+#ifdef TCP_KEEPCNT
+    if (count > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0) return -1;
+#endif
+    return 0;
+}
+
+int ctusk_set_user_timeout(int fd, unsigned int milliseconds) {
+#ifdef TCP_USER_TIMEOUT
+    return setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &milliseconds, sizeof milliseconds);
+#else
+    errno = ENOPROTOOPT;
+    return -1;
+#endif
+}
 int ctusk_socket_error(int fd) {
     int err = 0; socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -1;

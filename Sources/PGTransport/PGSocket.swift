@@ -154,6 +154,29 @@ public enum PGSocket {
         #endif
     }
 
+    /// Turns TCP keepalives on for a TCP socket, with the idle time and interval (whole seconds) and probe
+    /// count that are given (the system's defaults for the others). Throws the errno on failure.
+    ///
+    /// ```swift
+    /// try PGSocket.setKeepalive(fd, idle: .seconds(30), interval: .seconds(10), count: 3)
+    /// ```
+    public static func setKeepalive(_ fd: Int32, idle: Duration?, interval: Duration?, count: Int?) throws(PGTransportError) {
+        func seconds(_ d: Duration?) -> Int32 { d.map { Int32(clamping: max($0.components.seconds, 1)) } ?? 0 }
+        guard ctusk_set_keepalive(fd, seconds(idle), seconds(interval), Int32(clamping: count ?? 0)) == 0 else {
+            throw .system("setsockopt(SO_KEEPALIVE)", errno: ctusk_errno())
+        }
+    }
+
+    /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the kernel drops the
+    /// connection. Throws the errno on failure.
+    public static func setUserTimeout(_ fd: Int32, _ timeout: Duration) throws(PGTransportError) {
+        let (s, a) = timeout.components
+        let ms = UInt32(clamping: max(0, s) * 1000 + max(0, a) / 1_000_000_000_000_000)
+        guard ctusk_set_user_timeout(fd, ms) == 0 else {
+            throw .system("setsockopt(TCP_USER_TIMEOUT)", errno: ctusk_errno())
+        }
+    }
+
     /// A description of an errno value.
     public static func errorDescription(_ e: Int32) -> String {
         String(cString: strerror(e))

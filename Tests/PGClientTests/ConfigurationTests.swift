@@ -149,9 +149,20 @@ private func configError(
         #expect(c.maxMessageLength == 1_048_576)
         #expect(c.sslNegotiation == .direct)
         #expect(c.targetSessionAttributes == .preferStandby)
+        #expect(c.tcpKeepalive == .init(idle: .seconds(30), interval: .seconds(5), count: 3))
+        #expect(c.tcpUserTimeout == nil)  // 0: the system's default
         #expect(c.password == "pw")
         #expect(c.database == "other")  // the query overrides the path
         #expect(c.user == "v")
+    }
+
+    @Test func keepalivesAreOnByDefaultAndFollowLibpqKeywords() throws {
+        #expect(try url("postgres://h/db").tcpKeepalive == .init())
+        #expect(try url("postgres://h/db").tcpUserTimeout == nil)
+        #expect(try url("postgres://h/db?keepalives=0&keepalives_idle=30").tcpKeepalive == nil)
+        #expect(try url("postgres://h/db?keepalives_idle=0&keepalives_count=-1").tcpKeepalive == .init())
+        #expect(try url("postgres://h/db?tcp_user_timeout=2500").tcpUserTimeout == .milliseconds(2500))
+        #expect(try any("host=h keepalives_interval=7").tcpKeepalive == .init(interval: .seconds(7)))
     }
 
     @Test func sslModes() throws {
@@ -419,6 +430,10 @@ private func configError(
         ("postgres://h?statement_timeout=-1", #"invalid statement_timeout "-1" in URL: expected a number of milliseconds (0 for none)"#),
         ("postgres://h?statement_timeout=1.5", #"invalid statement_timeout "1.5" in URL: expected a number of milliseconds (0 for none)"#),
         ("postgres://h?max_message_length=10", #"invalid max_message_length "10" in URL: expected a number of bytes from 1024 to 2147483647"#),
+        ("postgres://h?keepalives=yes", #"invalid keepalives "yes" in URL: expected 1 (on) or 0 (off)"#),
+        ("postgres://h?keepalives_idle=1m", #"invalid keepalives_idle "1m" in URL: expected a number of seconds"#),
+        ("postgres://h?keepalives_count=x", #"invalid keepalives_count "x" in URL: expected a number of probes"#),
+        ("postgres://h?tcp_user_timeout=1.5", #"invalid tcp_user_timeout "1.5" in URL: expected a number of milliseconds (0 for the system's default)"#),
         ("postgres://h?client_encoding=LATIN1", #"unsupported client_encoding "LATIN1" in URL: Tusk always uses UTF8"#),
         ("postgres://h?gssencmode=require", #"gssencmode "require" in URL is not supported by Tusk"#),
         ("postgres://h?gssencmode=on", #"invalid gssencmode "on" in URL: expected one of disable, prefer, require"#),

@@ -34,6 +34,10 @@ int ctusk_errno(void);
 long ctusk_send(int fd, const void *buf, unsigned long len);
 /// TCP_NODELAY on.
 int ctusk_set_nodelay(int fd);
+/// SO_KEEPALIVE on, and the idle time, interval (seconds) and probe count where > 0.
+int ctusk_set_keepalive(int fd, int idle, int interval, int count);
+/// TCP_USER_TIMEOUT.
+int ctusk_set_user_timeout(int fd, unsigned int milliseconds);
 /// Returns the SO_ERROR value of a socket (after a non-blocking connect), or -1.
 int ctusk_socket_error(int fd);
 /// An id of the current thread, unique among live threads; costs no syscall.

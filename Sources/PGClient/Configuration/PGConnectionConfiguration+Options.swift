@@ -17,12 +17,12 @@ extension PGConnectionConfiguration {
         case loadBalanceHosts = "load_balance_hosts"
         case clientEncoding = "client_encoding"
         case gssencmode
-        // Accepted for compatibility with libpq and ignored.
         case keepalives
         case keepalivesIdle = "keepalives_idle"
         case keepalivesInterval = "keepalives_interval"
         case keepalivesCount = "keepalives_count"
         case tcpUserTimeout = "tcp_user_timeout"
+        // Accepted for compatibility with libpq and ignored.
         case sslcompression, sslsni
         // Tusk extensions.
         case statementTimeout = "statement_timeout"
@@ -181,6 +181,29 @@ extension PGConnectionConfiguration {
             let n = try Self.integer(entry, .statementCacheSize, expected: expected)
             guard n >= 0 else { throw Self.invalid(entry, .statementCacheSize, expected: expected) }
             statementCacheSize = n
+        }
+        if let entry = raw.nonEmpty(.keepalives) {
+            let n = try Self.integer(entry, .keepalives, expected: "expected 1 (on) or 0 (off)")
+            tcpKeepalive = n == 0 ? nil : TCPKeepalive()
+        }
+        if tcpKeepalive != nil {
+            // libpq: 0 (or less) keeps the system's default.
+            if let entry = raw.nonEmpty(.keepalivesIdle) {
+                let n = try Self.integer(entry, .keepalivesIdle, expected: "expected a number of seconds")
+                tcpKeepalive?.idle = n > 0 ? .seconds(n) : nil
+            }
+            if let entry = raw.nonEmpty(.keepalivesInterval) {
+                let n = try Self.integer(entry, .keepalivesInterval, expected: "expected a number of seconds")
+                tcpKeepalive?.interval = n > 0 ? .seconds(n) : nil
+            }
+            if let entry = raw.nonEmpty(.keepalivesCount) {
+                let n = try Self.integer(entry, .keepalivesCount, expected: "expected a number of probes")
+                tcpKeepalive?.count = n > 0 ? n : nil
+            }
+        }
+        if let entry = raw.nonEmpty(.tcpUserTimeout) {
+            let n = try Self.integer(entry, .tcpUserTimeout, expected: "expected a number of milliseconds (0 for the system's default)")
+            tcpUserTimeout = n > 0 ? .milliseconds(n) : nil
         }
         if let entry = raw.nonEmpty(.clientEncoding) {
             switch entry.value.lowercased() {

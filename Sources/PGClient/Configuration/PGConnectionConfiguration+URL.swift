@@ -18,8 +18,9 @@ extension PGConnectionConfiguration {
     /// - Query keys are libpq's keywords: `host`, `port`, `user`, `password`, `dbname`, `application_name`,
     ///   `fallback_application_name`, `connect_timeout` (seconds), `options`, `sslmode`, `sslnegotiation`,
     ///   `sslrootcert`, `sslcert`, `sslkey`, `channel_binding`, `target_session_attrs`, `load_balance_hosts`,
-    ///   `client_encoding` (UTF8 only), `gssencmode` (not `require`); `keepalives*`, `tcp_user_timeout`,
-    ///   `sslcompression` and `sslsni` are accepted and ignored; `ssl=true` means `sslmode=require`.
+    ///   `client_encoding` (UTF8 only), `gssencmode` (not `require`), `keepalives`, `keepalives_idle`,
+    ///   `keepalives_interval`, `keepalives_count`, `tcp_user_timeout`; `sslcompression` and `sslsni` are
+    ///   accepted and ignored; `ssl=true` means `sslmode=require`.
     ///   Tusk adds `statement_timeout` (milliseconds) and `max_message_length` (bytes).
     ///   A value in the query overrides the same setting earlier in the URL. Unknown keys are errors.
     ///

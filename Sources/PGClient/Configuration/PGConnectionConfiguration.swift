@@ -167,6 +167,35 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
     public var targetSessionAttributes: TargetSessionAttributes
     /// The order in which `hosts` are tried. Default `.disable` (in order).
     public var loadBalanceHosts: LoadBalanceHosts
+    /// TCP keepalives on TCP connections (libpq's `keepalives`, on by default), so a peer that vanished (a
+    /// crashed host, a dropped NAT mapping) ends the connection with an error instead of leaving a wait for
+    /// a reply hanging. nil turns them off (`keepalives=0`).
+    ///
+    /// ```swift
+    /// config.tcpKeepalive = .init(idle: .seconds(30), interval: .seconds(10), count: 3)
+    /// ```
+    public var tcpKeepalive: TCPKeepalive?
+    /// How long sent data may stay unacknowledged before the kernel drops the connection (libpq's
+    /// `tcp_user_timeout`, milliseconds; `TCP_USER_TIMEOUT`). nil: the system's default. TCP only.
+    public var tcpUserTimeout: Duration?
+
+    /// TCP keepalive settings; nil fields keep the system's defaults (libpq's `keepalives_idle`,
+    /// `keepalives_interval` and `keepalives_count`, where 0 also means the default).
+    public struct TCPKeepalive: Sendable, Hashable {
+        /// Idle time before the first probe (`TCP_KEEPIDLE`), whole seconds.
+        public var idle: Duration?
+        /// Time between probes (`TCP_KEEPINTVL`), whole seconds.
+        public var interval: Duration?
+        /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`).
+        public var count: Int?
+
+        /// Keepalives with the given settings (all the system's defaults when omitted).
+        public init(idle: Duration? = nil, interval: Duration? = nil, count: Int? = nil) {
+            self.idle = idle
+            self.interval = interval
+            self.count = count
+        }
+    }
 
     /// The default port, 5432.
     public static let defaultPort = 5432
@@ -205,6 +234,8 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
         self.statementCacheSize = 256
         self.targetSessionAttributes = .any
         self.loadBalanceHosts = .disable
+        self.tcpKeepalive = TCPKeepalive()
+        self.tcpUserTimeout = nil
     }
 
     /// A configuration for one TCP server.

@@ -91,6 +91,18 @@ extension PGConnection {
         } catch {
             throw PGError(code: .connectionFailed, message: "could not connect to \(address)", isSafeToRetry: true, underlying: "\(error)")
         }
+        if case .inet = address {
+            do {
+                if let keepalive = configuration.tcpKeepalive {
+                    try PGSocket.setKeepalive(fd, idle: keepalive.idle, interval: keepalive.interval, count: keepalive.count)
+                }
+                if let timeout = configuration.tcpUserTimeout { try PGSocket.setUserTimeout(fd, timeout) }
+            } catch {
+                PGSocket.close(fd)
+                throw PGError(code: .connectionFailed, message: "could not set the TCP options on the socket to \(address)",
+                              underlying: "\(error)")
+            }
+        }
         let tls: PGTLSSession?
         let startupMachine: PGStartupStateMachine
         do {
