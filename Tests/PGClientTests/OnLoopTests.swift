@@ -1,6 +1,7 @@
 import Foundation
 import PGClient
 import PGTransport
+import Synchronization
 import Testing
 
 /// Callers that run on the connection's own event loop (`withTaskExecutorPreference(connection.eventLoop)`) start
@@ -293,6 +294,81 @@ import Testing
             return try await group.reduce(0, +)
         }
         #expect(total == (1...2_000).reduce(0, +))
+        await c.close()
+    }
+}
+
+/// A plain task (not on the connection's loop) whose query finds the loop idle and parked borrows it: it sends
+/// and reads the reply itself, with no thread hop and no wake-up (`PGEventLoop.borrowIfParked`).
+@Suite(.serialized) struct BorrowedLoopTests {
+    /// The CPU time the loop's own thread has used.
+    static func threadCPU(of loop: PGEventLoop) async -> Duration {
+        await withCheckedContinuation { (cont: CheckedContinuation<Duration, Never>) in
+            loop.execute {
+                var t = timespec()
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+                cont.resume(returning: .seconds(t.tv_sec) + .nanoseconds(t.tv_nsec))
+            }
+        }
+    }
+
+    /// 5,000 sequential queries from a plain task get their own results while the loop's thread sleeps
+    /// through them (without borrowing it would wake twice per query: 50 ms or more of its CPU).
+    @Test func sequentialQueriesFromAPlainTaskBorrowTheIdleLoop() async throws {
+        // A long poll budget, so that no reply outlasts it in a slow (debug) build and goes back to the loop.
+        let loop = try PGEventLoop(name: "borrow-test", pollBeforeParking: .seconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        _ = try await c.queryOne("SELECT \(Int32(0))::int4 + 1", as: Int32.self)
+        let before = await Self.threadCPU(of: loop)
+        let sum = try await Task.detached {
+            var sum = 0
+            for i in 0..<5_000 { sum += Int(try await c.queryOne("SELECT \(Int32(i))::int4 + 1", as: Int32.self)) }
+            return sum
+        }.value
+        let used = await Self.threadCPU(of: loop) - before
+        #expect(sum == (1...5_000).reduce(0, +))
+        #expect(used < .milliseconds(20), "the loop's thread used \(used) of CPU")
+        await c.close()
+    }
+
+    /// While a plain task keeps borrowing the loop, the loop still serves everything else it owns: work other
+    /// threads hand it, a timer, and another connection's notifications, each within half a second.
+    @Test func aBorrowedLoopStillServesEverythingElse() async throws {
+        let loop = try PGEventLoop(name: "borrow-test")
+        let config = try await TestDB.configuration()
+        let c = try await PGConnection.connect(config, eventLoop: loop)
+        let listener = try await PGConnection.connect(config, eventLoop: loop)
+        let sender = try await TestDB.connect()
+        let events = try await listener.listen("tusk_borrowed_loop")
+        let stop = Atomic<Bool>(false)
+        let hammer = Task.detached {
+            var n = 0
+            while !stop.load(ordering: .relaxed) {
+                n += try await c.queryOne("SELECT \(Int32(n & 0xFFFF))::int4 + 1", as: Int32.self) > 0 ? 1 : 0
+            }
+            return n
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        var iterator = events.makeAsyncIterator()
+        for i in 0..<5 {
+            let handed = ContinuousClock.now
+            let ran = await withCheckedContinuation { (cont: CheckedContinuation<ContinuousClock.Instant, Never>) in
+                loop.execute { cont.resume(returning: ContinuousClock.now) }
+            }
+            #expect(ran - handed < .milliseconds(500), "a job waited \(ran - handed)")
+            let timerFired = await withCheckedContinuation { (cont: CheckedContinuation<ContinuousClock.Instant, Never>) in
+                loop.execute { loop.scheduleTimer(after: .milliseconds(20)) { cont.resume(returning: ContinuousClock.now) } }
+            }
+            #expect(timerFired - ran < .milliseconds(500), "a 20 ms timer fired after \(timerFired - ran)")
+            let sent = ContinuousClock.now
+            try await sender.notify(channel: "tusk_borrowed_loop", payload: "n\(i)")
+            #expect(try await iterator.next()?.payload == "n\(i)")
+            #expect(ContinuousClock.now - sent < .milliseconds(500), "delivered after \(ContinuousClock.now - sent)")
+        }
+        stop.store(true, ordering: .relaxed)
+        #expect(try await hammer.value > 100)
+        await sender.close()
+        await listener.close()
         await c.close()
     }
 }

@@ -45,21 +45,42 @@ extension PGConnection {
     /// costs one recv. Stops for the loop's sake (other work, another descriptor, a timer), at the budget's
     /// end, or on cancellation; the usual wait does the rest.
     nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
-        onLoop(stream, LoopCall { c, stream in
-            guard c.eventLoop.beginPollInPlace() else { return }
-            var round = 0
-            while true {
-                c.readable()
-                if stream.hasEvent {
-                    c.eventLoop.endPollInPlace()
-                    return
-                }
-                // Unwritten output (a request the socket did not take whole, or a reply such as CopyFail queued
-                // by the reads) needs the loop: the server may be waiting for it.
-                if c.fdClosed || c.readPaused || c.outOffset < c.out.count || Task.isCancelled
-                    || !c.eventLoop.keepPollingInPlace(besides: c.fd, round: round) { return }
-                round += 1
+        onLoop(stream, LoopCall { c, stream in c.pollInPlace(for: stream) })
+    }
+
+    /// Reads the socket here until `stream`'s first event arrives, when the loop allows a poll now
+    /// (`PGEventLoop.beginPollInPlace`), yielding the core between reads. Stops for the loop's sake, at the
+    /// budget's end, or on cancellation; the usual wait does the rest.
+    func pollInPlace(for stream: PGRowStream) {
+        guard eventLoop.beginPollInPlace() else { return }
+        var round = 0
+        while true {
+            readable()
+            if stream.hasEvent {
+                eventLoop.endPollInPlace()
+                return
             }
+            // Unwritten output (a request the socket did not take whole, or a reply such as CopyFail queued
+            // by the reads) needs the loop: the server may be waiting for it.
+            if fdClosed || readPaused || outOffset < out.count || Task.isCancelled
+                || !eventLoop.keepPollingInPlace(besides: fd, round: round) { return }
+            round += 1
+        }
+    }
+
+    /// A request from a task elsewhere that borrowed the parked loop (`PGEventLoop.borrowIfParked`): the
+    /// request starts as on the loop and the caller polls for the reply in place. Meanwhile the socket does
+    /// not wake the loop's thread (the caller reads the reply; a wake-up would cost what borrowing saves);
+    /// its interest is restored before the loop is given back.
+    nonisolated func startBorrowed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
+        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in
+            guard !c.fdClosed else { return try c.startWithoutSuspending(a.0, a.1, timeout: a.2) }
+            c.eventLoop.setInterest(fd: c.fd, read: false, write: false)
+            defer { if !c.fdClosed { c.eventLoop.setInterest(fd: c.fd, read: !c.readPaused, write: c.writeInterest) } }
+            guard let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2) else { return nil }
+            c.eventLoop.expectReplyOnLoop()
+            c.pollInPlace(for: stream)
+            return stream
         })
     }
 }

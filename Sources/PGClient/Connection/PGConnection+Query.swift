@@ -1,6 +1,7 @@
 import Logging
 import PGTransport
 import PGWire
+import Synchronization
 
 extension PGConnection {
     /// Runs a statement whose interpolated values are bound as parameters, and streams its rows.
@@ -139,6 +140,25 @@ extension PGConnection {
                 afterSend?()
                 afterSend = nil
                 pollForReplyOnLoop(stream)
+                await stream.waitForFirstEvent()
+                if let stream = try checked(stream) { return stream }
+            }
+        } else if requestsInFlight.load(ordering: .relaxed) == 0, !Task.isCancelled, eventLoop.borrowIfParked() {
+            // Nothing in flight here and the loop's thread is parked: act as the loop right here (see
+            // `PGEventLoop.borrowIfParked`). With requests in flight the submitted path below pipelines better;
+            // a caller already cancelled takes it too, to fail there unsent.
+            let started: PGRowStream?
+            do {
+                started = try startBorrowed(sql, bindings, timeout: timeout)
+            } catch {
+                eventLoop.giveBack()
+                afterSend?()
+                throw error
+            }
+            eventLoop.giveBack()
+            if let stream = started {
+                afterSend?()
+                afterSend = nil
                 await stream.waitForFirstEvent()
                 if let stream = try checked(stream) { return stream }
             }

@@ -64,8 +64,16 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     @exclusivity(unchecked) var nextUnitID: UInt64 = 1
     @exclusivity(unchecked) var contexts: PGUnitTable<Context> = PGUnitTable<Context>() {
         // Published for pools choosing a connection from other threads (a plain store: no lock, no fence).
-        didSet { requestsInFlight.store(contexts.count, ordering: .relaxed) }
+        didSet {
+            let n = contexts.count
+            if n != publishedInFlight {
+                eventLoop.requestsInFlightChanged(by: n - publishedInFlight)
+                publishedInFlight = n
+                requestsInFlight.store(n, ordering: .relaxed)
+            }
+        }
     }
+    @exclusivity(unchecked) var publishedInFlight = 0
     /// How many requests are in flight (sent or queued, not yet answered), as last published by the loop.
     nonisolated let requestsInFlight = Atomic<Int>(0)
     @exclusivity(unchecked) var batchUnit: UInt64 = 0
