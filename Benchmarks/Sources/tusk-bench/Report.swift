@@ -157,12 +157,14 @@ struct Environment {
         or Tusk cannot run that workload yet; the note says why. Wall-clock figures on a shared machine
         are noisy: compare ratios within one run, and CPU per operation across runs.
 
-        The two Tusk rows: "default executor" runs plain tasks (a reply resumes them on the global pool);
-        "on its event loop" runs tasks that prefer the connection's (or the pool's) event loop. There, a
-        task waiting for its reply reads its socket for up to 50 µs before it suspends, and the loop polls
-        before it parks (`pollBeforeParking`, the default; `TUSK_POLL_BEFORE_PARKING_US=0` turns it off), so
-        a fast reply costs no sleep and no wake-up, and that row's client CPU per operation is about the
-        round trip's wall time. Loops never poll for plain tasks.
+        The two Tusk rows: "default executor" runs plain tasks; "on its event loop" runs tasks that prefer
+        the connection's (or the pool's) event loop. On the loop, a task waiting for its reply reads its
+        socket for up to 50 µs before it suspends, and the loop polls before it parks (`pollBeforeParking`,
+        the default; `TUSK_POLL_BEFORE_PARKING_US=0` turns it off), so a fast reply costs no sleep and no
+        wake-up, and client CPU per operation is about the round trip's wall time. A plain task does the
+        same when it finds the loop idle and parked: it borrows the loop (`TUSK_BORROW_LOOP=0` turns that
+        off); when the loop is busy, its request is handed to the loop and the reply resumes it on the
+        global pool.
 
         """
         return s
