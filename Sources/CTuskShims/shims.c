@@ -41,6 +41,9 @@ int ctusk_eventfd_drain(int fd) { uint64_t v; return (int)read(fd, &v, sizeof v)
 // A per-thread address (no syscall, unlike gettid): unique among live threads.
 static __thread char ctusk_thread_marker;
 long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
+static __thread int ctusk_loop_thread;
+void ctusk_mark_loop_thread(void) { ctusk_loop_thread = 1; }
+int ctusk_is_loop_thread(void) { return ctusk_loop_thread; }
 void ctusk_set_thread_name(const char *name) { (void)prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 #else
 int ctusk_epoll_create(void) { errno = ENOSYS; return -1; }
@@ -53,6 +56,9 @@ int ctusk_eventfd_signal(int fd) { errno = ENOSYS; return -1; }
 int ctusk_eventfd_drain(int fd) { errno = ENOSYS; return -1; }
 static __thread char ctusk_thread_marker;
 long ctusk_thread_id(void) { return (long)&ctusk_thread_marker; }
+static __thread int ctusk_loop_thread;
+void ctusk_mark_loop_thread(void) { ctusk_loop_thread = 1; }
+int ctusk_is_loop_thread(void) { return ctusk_loop_thread; }
 void ctusk_set_thread_name(const char *name) { (void)pthread_setname_np(name); }
 #endif
 

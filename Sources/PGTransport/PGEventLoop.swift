@@ -76,7 +76,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     private let idle = Atomic<Bool>(true)
     /// The id of the loop's own thread (`threadID` holds a borrower's while the loop is borrowed).
     private let ownThreadID = Atomic<Int>(0)
-    @exclusivity(unchecked) private var timersAtBorrow: UInt64 = 0
+    @exclusivity(unchecked) private var firstTimerAtBorrow: UInt64 = .max
     /// Whether callers elsewhere may borrow the parked loop (`TUSK_BORROW_LOOP=0` turns it off).
     static let borrowing: Bool = {
         guard let v = getenv("TUSK_BORROW_LOOP") else { return true }
@@ -271,8 +271,21 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// state, its connections' actors) until `giveBack()`, so a request from a task elsewhere can be sent and
     /// its reply read right here, with no thread hop and no wake-up. Returns false (and changes nothing) when
     /// the loop is running or another caller has it. Between the two calls the caller must not suspend.
+    ///
+    /// A connection still starting up has no request in flight, so its loop can be borrowed meanwhile: its
+    /// replies then wait for the borrower's next probe of the other descriptors, a few reads at most.
+    ///
+    /// ```swift
+    /// if loop.borrowIfParked() {
+    ///     defer { loop.giveBack() }
+    ///     // Synchronous work as the loop: start a request, read its reply in place.
+    /// }
+    /// ```
     public func borrowIfParked() -> Bool {
-        guard Self.borrowing, idle.load(ordering: .relaxed), !wanted.load(ordering: .relaxed),
+        // Not from another loop's thread: its own loop would wait while it polls here. Not without polling:
+        // the borrow would only move the send, and the reply would still wake the loop's thread.
+        guard Self.borrowing, pollNanoseconds > 0, idle.load(ordering: .relaxed), !wanted.load(ordering: .relaxed),
+              ctusk_is_loop_thread() == 0,
               ownership.compareExchange(expected: 1, desired: 2, ordering: .acquiring).exchanged else {
             return false
         }
@@ -283,11 +296,16 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             return false
         }
         threadID.store(ctusk_thread_id(), ordering: .relaxed)
-        timersAtBorrow = nextTimerID
+        firstTimerAtBorrow = timers.first?.deadline ?? .max
         return true
     }
 
-    /// A connection's count of requests in flight changed by `delta` (owner of the loop only).
+    /// A connection's count of requests in flight changed by `delta` (owner of the loop only): a loop with
+    /// requests in flight is not borrowed.
+    ///
+    /// ```swift
+    /// loop.requestsInFlightChanged(by: 1)   // a request was queued
+    /// ```
     public func requestsInFlightChanged(by delta: Int) {
         let was = ls.requestsInFlight
         ls.requestsInFlight = was &+ delta
@@ -299,7 +317,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     public func giveBack() {
         ls.replyAwaited = false
         flushAll()
-        let wake = !ls.localJobs.isEmpty || !ls.flushList.isEmpty || nextTimerID != timersAtBorrow
+        // The parked thread's wait ends at the first timer it knew of: wake it only for an earlier one.
+        let wake = !ls.localJobs.isEmpty || !ls.flushList.isEmpty || (timers.first?.deadline ?? .max) < firstTimerAtBorrow
         threadID.store(ownThreadID.load(ordering: .relaxed), ordering: .relaxed)
         ownership.store(1, ordering: .releasing)
         if wake { _ = ctusk_eventfd_signal(wakeFD) }
@@ -431,6 +450,7 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         while threadName.utf8.count > 15 { threadName = threadName.dropLast() }
         ctusk_set_thread_name(String(threadName))
         ownThreadID.store(ctusk_thread_id(), ordering: .relaxed)
+        ctusk_mark_loop_thread()
         threadID.store(ctusk_thread_id(), ordering: .releasing)
         var events = [ctusk_event](repeating: ctusk_event(), count: 64)
         while !stopped.load(ordering: .relaxed) {
@@ -459,7 +479,18 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
                     // borrower's poll stops) and wait until it is given back.
                     if !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged {
                         wanted.store(true, ordering: .relaxed)
-                        while !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged { sched_yield() }
+                        var spins = 0
+                        while !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged {
+                            // A borrow is short (a send and a poll of at most the budget, which stops when this
+                            // thread wants the loop); a borrower that was preempted gets naps, not a spinning core.
+                            spins += 1
+                            if spins < 64 {
+                                sched_yield()
+                            } else {
+                                var nap = timespec(tv_sec: 0, tv_nsec: 20_000)
+                                nanosleep(&nap, nil)
+                            }
+                        }
                         wanted.store(false, ordering: .relaxed)
                     }
                 } else {

@@ -42,6 +42,9 @@ int ctusk_set_user_timeout(int fd, unsigned int milliseconds);
 int ctusk_socket_error(int fd);
 /// An id of the current thread, unique among live threads; costs no syscall.
 long ctusk_thread_id(void);
+/// Marks the calling thread as an event loop's own thread; `ctusk_is_loop_thread` tells (no syscall).
+void ctusk_mark_loop_thread(void);
+int ctusk_is_loop_thread(void);
 /// Names the calling thread (Linux keeps the first 15 bytes).
 void ctusk_set_thread_name(const char *name);
 
