@@ -472,30 +472,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
                 ls.replyAwaited = false
             }
             if n == 0 {
-                if timeout != 0 && Self.borrowing {
-                    ownership.store(1, ordering: .releasing)
-                    n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
-                    // A caller may be running the loop's work: ask for the loop back (no new borrow starts, and the
-                    // borrower's poll stops) and wait until it is given back.
-                    if !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged {
-                        wanted.store(true, ordering: .relaxed)
-                        var spins = 0
-                        while !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged {
-                            // A borrow is short (a send and a poll of at most the budget, which stops when this
-                            // thread wants the loop); a borrower that was preempted gets naps, not a spinning core.
-                            spins += 1
-                            if spins < 64 {
-                                sched_yield()
-                            } else {
-                                var nap = timespec(tv_sec: 0, tv_nsec: 20_000)
-                                nanosleep(&nap, nil)
-                            }
-                        }
-                        wanted.store(false, ordering: .relaxed)
-                    }
-                } else {
-                    n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
-                }
+                n = timeout != 0 && Self.borrowing
+                    ? parkBorrowable(&events, timeout: timeout)
+                    : events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
             }
             if timeout != 0 { pending.withLock { $0.sleeping = false } }
             if n > 0 {
@@ -518,6 +497,30 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
             runTimers()
             flushAll()
         }
+    }
+
+    /// Parks in `epoll_wait` with the loop open to borrowers (`borrowIfParked`), then takes it back: when a
+    /// caller is running the loop's work, asks for it (no new borrow starts, and the borrower's poll stops)
+    /// and waits until it is given back.
+    private func parkBorrowable(_ events: inout [ctusk_event], timeout: Int32) -> Int32 {
+        ownership.store(1, ordering: .releasing)
+        let n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
+        guard !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged else { return n }
+        wanted.store(true, ordering: .relaxed)
+        var spins = 0
+        while !ownership.compareExchange(expected: 1, desired: 0, ordering: .acquiring).exchanged {
+            // A borrow is short (a send and a poll of at most the budget, which stops when this thread wants
+            // the loop); a borrower that was preempted gets naps, not a spinning core.
+            spins += 1
+            if spins < 64 {
+                sched_yield()
+            } else {
+                var nap = timespec(tv_sec: 0, tv_nsec: 20_000)
+                nanosleep(&nap, nil)
+            }
+        }
+        wanted.store(false, ordering: .relaxed)
+        return n
     }
 
     /// `epoll_wait`'s timeout until the first timer's deadline, in milliseconds (-1: no timer; 0: one is due).

@@ -27,30 +27,35 @@ extension PGConnection {
         return try unsafeBitCast(call, to: PlainCall<Argument, R, Failure>.self).body(self, argument)
     }
 
-    // MARK: Requests from tasks on the loop
+    // MARK: Requests started in place (a task on the loop, or one that borrowed it)
 
-    /// `startWithoutSuspending` from a caller already on the connection's event loop thread (checked by the caller):
-    /// the loop runs one job at a time, so the actor's state is ours for the duration of this synchronous call.
-    nonisolated func startOnOwnThread(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
-        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in
-            let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2)
-            if stream != nil { c.eventLoop.expectReplyOnLoop() }
+    /// Starts a request from a caller acting as the loop — a task on the connection's loop thread (checked by
+    /// the caller), or one that borrowed the parked loop (`borrowed`; `PGEventLoop.borrowIfParked`) — runs
+    /// `afterSend` once it is queued, and polls for the reply in place (`pollInPlace(for:)`). The loop runs one
+    /// job at a time (and is not running while borrowed), so the actor's state is ours for this synchronous
+    /// call. A borrower mutes the socket's read interest meanwhile, so the reply does not wake the parked
+    /// thread (a wake-up would cost what borrowing saves), and restores it before returning. Nil: the request
+    /// needs the full path (`afterSend` not run).
+    nonisolated func startInPlace(
+        _ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, borrowed: Bool, afterSend: (@Sendable () -> Void)?
+    ) throws -> PGRowStream? {
+        try onLoop((sql, bindings, timeout, borrowed, afterSend), LoopCall { c, a throws(any Error) in
+            let mute = a.3 && !c.fdClosed
+            if mute { c.eventLoop.setInterest(fd: c.fd, read: false, write: false) }
+            defer { if mute && !c.fdClosed { c.eventLoop.setInterest(fd: c.fd, read: !c.readPaused, write: c.writeInterest) } }
+            guard let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2) else { return nil }
+            a.4?()
+            c.eventLoop.expectReplyOnLoop()
+            c.pollInPlace(for: stream)
             return stream
         })
     }
 
-    /// A caller on the loop whose request just went out: when the loop has nothing else queued, reads the socket
-    /// here until the reply's first event arrives (`PGEventLoop.beginPollInPlace`), yielding the core between
-    /// reads, so a fast reply is consumed with no suspension, continuation, cancellation handler or job, and
-    /// costs one recv. Stops for the loop's sake (other work, another descriptor, a timer), at the budget's
-    /// end, or on cancellation; the usual wait does the rest.
-    nonisolated func pollForReplyOnLoop(_ stream: PGRowStream) {
-        onLoop(stream, LoopCall { c, stream in c.pollInPlace(for: stream) })
-    }
-
     /// Reads the socket here until `stream`'s first event arrives, when the loop allows a poll now
-    /// (`PGEventLoop.beginPollInPlace`), yielding the core between reads. Stops for the loop's sake, at the
-    /// budget's end, or on cancellation; the usual wait does the rest.
+    /// (`PGEventLoop.beginPollInPlace`), yielding the core between reads, so a fast reply is consumed with no
+    /// suspension, continuation, cancellation handler or job, and costs one recv. Stops for the loop's sake
+    /// (other work, another descriptor, a timer), at the budget's end, or on cancellation; the usual wait
+    /// does the rest.
     func pollInPlace(for stream: PGRowStream) {
         guard eventLoop.beginPollInPlace() else { return }
         var round = 0
@@ -66,21 +71,5 @@ extension PGConnection {
                 || !eventLoop.keepPollingInPlace(besides: fd, round: round) { return }
             round += 1
         }
-    }
-
-    /// A request from a task elsewhere that borrowed the parked loop (`PGEventLoop.borrowIfParked`): the
-    /// request starts as on the loop and the caller polls for the reply in place. Meanwhile the socket does
-    /// not wake the loop's thread (the caller reads the reply; a wake-up would cost what borrowing saves);
-    /// its interest is restored before the loop is given back.
-    nonisolated func startBorrowed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?) throws -> PGRowStream? {
-        try onLoop((sql, bindings, timeout), LoopCall { c, a throws(any Error) in
-            guard !c.fdClosed else { return try c.startWithoutSuspending(a.0, a.1, timeout: a.2) }
-            c.eventLoop.setInterest(fd: c.fd, read: false, write: false)
-            defer { if !c.fdClosed { c.eventLoop.setInterest(fd: c.fd, read: !c.readPaused, write: c.writeInterest) } }
-            guard let stream = try c.startWithoutSuspending(a.0, a.1, timeout: a.2) else { return nil }
-            c.eventLoop.expectReplyOnLoop()
-            c.pollInPlace(for: stream)
-            return stream
-        })
     }
 }

@@ -66,14 +66,13 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         // Published for pools choosing a connection from other threads (a plain store: no lock, no fence).
         didSet {
             let n = contexts.count
-            if n != publishedInFlight {
-                eventLoop.requestsInFlightChanged(by: n - publishedInFlight)
-                publishedInFlight = n
+            let was = requestsInFlight.load(ordering: .relaxed)  // only the loop's owner stores it
+            if n != was {
+                eventLoop.requestsInFlightChanged(by: n - was)
                 requestsInFlight.store(n, ordering: .relaxed)
             }
         }
     }
-    @exclusivity(unchecked) var publishedInFlight = 0
     /// How many requests are in flight (sent or queued, not yet answered), as last published by the loop.
     nonisolated let requestsInFlight = Atomic<Int>(0)
     @exclusivity(unchecked) var batchUnit: UInt64 = 0
