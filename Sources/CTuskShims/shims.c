@@ -12,6 +12,10 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#ifndef RUSAGE_THREAD
+#define RUSAGE_THREAD 1
+#endif
 
 int ctusk_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -45,6 +49,14 @@ static __thread int ctusk_loop_thread;
 void ctusk_mark_loop_thread(void) { ctusk_loop_thread = 1; }
 int ctusk_is_loop_thread(void) { return ctusk_loop_thread; }
 void ctusk_set_thread_name(const char *name) { (void)prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+int ctusk_thread_usage(uint64_t *cpu_microseconds, uint64_t *voluntary_switches) {
+    struct rusage u;
+    if (getrusage(RUSAGE_THREAD, &u) != 0) return -1;
+    *cpu_microseconds = (uint64_t)u.ru_utime.tv_sec * 1000000u + (uint64_t)u.ru_utime.tv_usec
+        + (uint64_t)u.ru_stime.tv_sec * 1000000u + (uint64_t)u.ru_stime.tv_usec;
+    *voluntary_switches = (uint64_t)u.ru_nvcsw;
+    return 0;
+}
 #else
 int ctusk_epoll_create(void) { errno = ENOSYS; return -1; }
 int ctusk_epoll_add(int a, int b, uint32_t c, uint64_t d) { errno = ENOSYS; return -1; }
@@ -60,6 +72,7 @@ static __thread int ctusk_loop_thread;
 void ctusk_mark_loop_thread(void) { ctusk_loop_thread = 1; }
 int ctusk_is_loop_thread(void) { return ctusk_loop_thread; }
 void ctusk_set_thread_name(const char *name) { (void)pthread_setname_np(name); }
+int ctusk_thread_usage(uint64_t *cpu_microseconds, uint64_t *voluntary_switches) { errno = ENOSYS; return -1; }
 #endif
 
 int ctusk_set_nonblocking(int fd) {

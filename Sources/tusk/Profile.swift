@@ -44,6 +44,10 @@ enum Profile {
             defer {
                 let polls = c.eventLoop.pollCounts
                 print("  polls before parking: \(polls.answered - polls0.answered) answered, \(polls.ranOut - polls0.ranOut) ran out")
+                func micros(_ d: Duration) -> String {
+                    String(format: "%.1f µs", Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
+                }
+                print("  park cost: \(c.eventLoop.parkCost.map(micros) ?? "not measured"), poll budget: \(micros(c.eventLoop.pollBudget))")
             }
             try await measure("W1 sequential\(onLoop ? " on the loop" : "")", operations: n, unit: "query") {
                 let body = {

@@ -279,6 +279,26 @@ import Testing
 
     /// Polling changes when the loop sleeps, not what it does: pipelined and sequential queries from tasks on a
     /// polling loop and on a loop that never polls return the same, right results.
+    /// Parks for replies are measured (what they cost the loop's thread in CPU time), and the poll budget grows to
+    /// that cost: poll for at most what parking costs, never less than `pollBeforeParking`, never more than 1 ms.
+    @Test func thePollBudgetFollowsWhatAParkCosts() async throws {
+        let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: .nanoseconds(1))
+        #expect(loop.parkCost == nil)
+        #expect(loop.pollBudget == .nanoseconds(1))
+        let c = try await PGConnection.connect(try await TestDB.configuration(), eventLoop: loop)
+        // Replies that take 2 ms outlast every poll: the loop parks for them, and samples what a park costs.
+        try await withTaskExecutorPreference(loop) { () async throws in
+            for _ in 0..<40 { _ = try await c.query("SELECT pg_sleep(0.002)").collect() }
+        }
+        await c.close()
+        let cost = try #require(loop.parkCost)
+        #expect(cost >= .microseconds(1) && cost <= .milliseconds(1), "\(cost)")
+        #expect(loop.pollBudget == max(.nanoseconds(1), cost))
+        // Polling off stays off, whatever parking costs.
+        let quiet = try PGEventLoop(name: "poll-test", pollBeforeParking: .zero)
+        #expect(quiet.pollBudget == .zero)
+    }
+
     @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)])
     func queriesOnTheLoopReturnTheirResults(poll: Duration) async throws {
         let loop = try PGEventLoop(name: "poll-test", pollBeforeParking: poll)

@@ -45,6 +45,9 @@ long ctusk_thread_id(void);
 /// Marks the calling thread as an event loop's own thread; `ctusk_is_loop_thread` tells (no syscall).
 void ctusk_mark_loop_thread(void);
 int ctusk_is_loop_thread(void);
+/// The calling thread's CPU time so far (user + system, microseconds) and how often it has slept (voluntary
+/// context switches), from getrusage(RUSAGE_THREAD). Returns 0, or -1 where the system cannot tell.
+int ctusk_thread_usage(uint64_t *cpu_microseconds, uint64_t *voluntary_switches);
 /// Names the calling thread (Linux keeps the first 15 bytes).
 void ctusk_set_thread_name(const char *name);
 
