@@ -143,7 +143,9 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// to 63 chances to poll are skipped; a poll that finds the reply eases it by one step), so slow queries
     /// cost little and a mix of fast and slow ones settles on rarely polling. A loop never polls for tasks
     /// waiting elsewhere (their wake-up is paid anyway, and a polling loop would compete with them for cores),
-    /// nor while idle, nor past a timer's deadline. `.zero` turns it off; at most 1 s is used.
+    /// nor while idle, nor past a timer's deadline. `.zero` turns it off; at most 1 s is used. This is the
+    /// least a poll lasts: when parking has been measured to cost the loop's thread more CPU time than this
+    /// (`parkCost`, a busy virtual machine), polls last that long instead, up to 1 ms (`pollBudget`).
     ///
     /// ```swift
     /// let quiet = try PGEventLoop(pollBeforeParking: .zero)
