@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),
+        .testTarget(name: "PGTransportTests", dependencies: ["PGTransport"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
             dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],

@@ -114,10 +114,8 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         /// Jobs of the batch being run that have not run yet (queued work a poll in place must not delay).
         var jobsLeftInBatch = 0
         var pollEvents = [ctusk_event](repeating: ctusk_event(), count: 8)
-        /// What a park for a reply costs this thread in CPU time (nanoseconds, a moving average of sampled parks
-        /// that slept; 0 until measured), and how many such parks to let pass before the next sample.
-        var parkCost: UInt64 = 0
-        var parksUntilSample = 0
+        /// What a park for a reply costs this thread in CPU time, from sampled parks.
+        var parkCost = PGParkCostEstimate()
     }
     @exclusivity(unchecked) private var ls = LoopState()
     @exclusivity(unchecked) private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
@@ -544,55 +542,31 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
 
     // MARK: What parking costs, and the poll budget that follows
 
-    /// How long a poll for a reply may go on: `pollBeforeParking`, or longer when parking has been measured to
-    /// cost this thread more CPU time than that (up to `maxAdaptiveBudget`). This is the ski-rental rule: spin
-    /// for at most what giving up and parking costs, so a poll that runs out has spent at most twice what
-    /// parking at once would have, while a reply that comes within it costs no sleep and no wake-up. On a quiet
-    /// machine a park costs ~10-20 µs and the configured budget rules; on a busy virtual machine a park and its
-    /// wake-up were measured here at ~70-100 µs of the client's CPU, against ~30-40 µs for a whole polled round
-    /// trip, and a fixed 50 µs budget that kept running out left the loop parking (and backing off) instead.
+    /// How long a poll for a reply may go on now (`PGParkCostEstimate.budget`).
     @inline(__always) private var pollBudgetNanoseconds: UInt64 {
-        Self.pollBudget(configured: pollNanoseconds, parkCost: ls.parkCost)
+        PGParkCostEstimate.budget(configured: pollNanoseconds, parkCost: ls.parkCost.nanoseconds)
     }
-
-    /// The rule: polling off stays off; otherwise the configured budget, or the measured park cost (capped)
-    /// when that is longer.
-    @inline(__always) static func pollBudget(configured: UInt64, parkCost: UInt64) -> UInt64 {
-        configured == 0 ? 0 : max(configured, min(parkCost, maxAdaptiveBudget))
-    }
-
-    /// The most a measured park cost raises the poll budget to.
-    static let maxAdaptiveBudget: UInt64 = 1_000_000
-
-    /// Parks to let pass between two samples of a park's cost (a sample is two `getrusage` calls).
-    static let parkSampleInterval = 8
 
     /// The thread's CPU time and sleep count before a park, when this park is one to sample.
     private func parkSampleStart() -> (cpu: UInt64, switches: UInt64)? {
-        guard ls.parksUntilSample == 0 else {
-            ls.parksUntilSample -= 1
-            return nil
-        }
+        guard ls.parkCost.sampleThisPark() else { return nil }
         var cpu: UInt64 = 0
         var switches: UInt64 = 0
         guard ctusk_thread_usage(&cpu, &switches) == 0 else {
-            ls.parksUntilSample = .max
+            ls.parkCost.stopSampling()
             return nil
         }
         return (cpu, switches)
     }
 
-    /// Folds a sampled park's CPU cost into the moving average, when the thread really slept (a park that found
-    /// events ready at once costs nothing to learn from).
+    /// Records a sampled park's CPU cost when the thread really slept (a park that found events ready at once
+    /// teaches nothing; the next park is sampled instead).
     private func parkSampleEnd(_ before: (cpu: UInt64, switches: UInt64)) {
         var cpu: UInt64 = 0
         var switches: UInt64 = 0
         guard ctusk_thread_usage(&cpu, &switches) == 0, switches > before.switches else { return }
-        ls.parksUntilSample = Self.parkSampleInterval - 1
-        // Microseconds to nanoseconds; at least 1 µs (0 means "not measured"), at most 1 ms.
-        let sample = min(max(cpu &- before.cpu, 1), 1_000) &* 1_000
-        ls.parkCost = ls.parkCost == 0 ? sample : (ls.parkCost &* 3 &+ sample) / 4
-        publishedParkCost.store(ls.parkCost, ordering: .relaxed)
+        ls.parkCost.parked(costing: cpu &- before.cpu)
+        publishedParkCost.store(ls.parkCost.nanoseconds, ordering: .relaxed)
     }
 
     /// What a park (sleeping in `epoll_wait` while a reply is awaited, then being woken) has been measured to
@@ -614,12 +588,12 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
     /// print(loop.pollBudget)   // 50 µs on a quiet machine
     /// ```
     public var pollBudget: Duration {
-        .nanoseconds(Int64(Self.pollBudget(configured: pollNanoseconds, parkCost: publishedParkCost.load(ordering: .relaxed))))
+        .nanoseconds(Int64(PGParkCostEstimate.budget(configured: pollNanoseconds, parkCost: publishedParkCost.load(ordering: .relaxed))))
     }
 
-    /// Polls the descriptors for up to the poll budget (`pollBudgetNanoseconds`), yielding the core between polls; returns the number
-    /// of events (0: nothing came, park). Backs off after polls that found nothing. (`sleeping` is set, so work
-    /// queued by other threads signals the eventfd, which is polled too.)
+    /// Polls the descriptors for up to the poll budget (`pollBudgetNanoseconds`), yielding the core between
+    /// polls; returns the number of events (0: nothing came, park). Backs off after polls that found nothing.
+    /// (`sleeping` is set, so work queued by other threads signals the eventfd, which is polled too.)
     private func pollBeforeParking(_ events: inout [ctusk_event]) -> Int32 {
         if ls.pollsToSkip > 0 {
             ls.pollsToSkip -= 1
