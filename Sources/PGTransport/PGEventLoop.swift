@@ -59,19 +59,19 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         var sleeping = false
     }
 
-    private let epfd: Int32
+    let epfd: Int32
     private let wakeFD: Int32
     private let pending = PGLock(Pending())
     /// Set (under `pending`'s lock) when another thread queued work; lets the loop skip the lock when none
     /// came. A set that races with the check is seen at the loop's next turn, which checks under the lock.
-    private let foreignWork = Atomic<Bool>(false)
+    let foreignWork = Atomic<Bool>(false)
     @usableFromInline let threadID = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     /// Who runs the loop's work: 0 its thread, 1 nobody (the thread is parked in `epoll_wait` and a caller
     /// may borrow the loop), 2 a caller that borrowed it (`borrowIfParked`).
     private let ownership = Atomic<Int>(0)
     /// The loop's thread woke while the loop was borrowed and waits for it back.
-    private let wanted = Atomic<Bool>(false)
+    let wanted = Atomic<Bool>(false)
     /// No requests in flight on the loop's connections, as last published (a hint; `ls.requestsInFlight` decides).
     private let idle = Atomic<Bool>(true)
     /// The id of the loop's own thread (`threadID` holds a borrower's while the loop is borrowed).
@@ -82,13 +82,13 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         guard let v = getenv("TUSK_BORROW_LOOP") else { return true }
         return String(cString: v) != "0"
     }()
-    private let pollsAnswered = Atomic<Int>(0)
+    let pollsAnswered = Atomic<Int>(0)
     /// `ls.parkCost`, published for readers on other threads (`parkCost`).
-    private let publishedParkCost = Atomic<UInt64>(0)
-    private let pollsRanOut = Atomic<Int>(0)
+    let publishedParkCost = Atomic<UInt64>(0)
+    let pollsRanOut = Atomic<Int>(0)
     /// State only the loop's thread touches, so it skips the run-time exclusivity check (a thread-local lookup
     /// on every access).
-    private struct LoopState {
+    struct LoopState {
         var handlers: [Int32: any PGEventHandler] = [:]
         var flushList: [any PGEventHandler] = []
         var flushing: [any PGEventHandler] = []
@@ -117,12 +117,12 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         /// What a park for a reply costs this thread in CPU time, from sampled parks.
         var parkCost = PGParkCostEstimate()
     }
-    @exclusivity(unchecked) private var ls = LoopState()
-    @exclusivity(unchecked) private var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
+    @exclusivity(unchecked) var ls = LoopState()
+    @exclusivity(unchecked) var timers: [(deadline: UInt64, id: UInt64, body: () -> Void)] = []
     @exclusivity(unchecked) private var nextTimerID: UInt64 = 1
     private static let wakeToken: UInt64 = .max
     /// How long the loop polls before parking (0: never).
-    private let pollNanoseconds: UInt64
+    let pollNanoseconds: UInt64
 
     /// The default for `pollBeforeParking`: 50 µs, or `TUSK_POLL_BEFORE_PARKING_US` microseconds when set.
     public static let defaultPollBeforeParking: Duration = {
@@ -330,92 +330,6 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         if wake { _ = ctusk_eventfd_signal(wakeFD) }
     }
 
-    // MARK: Polling in place (a task on the loop waiting for its own reply)
-
-    /// Starts a poll in place: a task running on this loop sent a request and, rather than suspend until the
-    /// reply, reads its socket in a loop of its own (`keepPollingInPlace`, `endPollInPlace`), so a fast reply
-    /// needs no suspension, no job and no wake-up. Returns false when the loop should not poll now: polling is
-    /// off or backing off, other work is queued, a timer is due. Writes what every handler queued this turn
-    /// first (the caller's request included). Loop thread only.
-    public func beginPollInPlace() -> Bool {
-        assert(inEventLoop)
-        guard pollNanoseconds > 0, ls.localJobs.isEmpty, ls.jobsLeftInBatch == 0,
-              !foreignWork.load(ordering: .relaxed) else { return false }
-        if ls.pollsToSkip > 0 {
-            ls.pollsToSkip -= 1
-            ls.replyAwaited = false
-            return false
-        }
-        let now = PGClock.nowNanoseconds()
-        if let timer = timers.first?.deadline, timer <= now { return false }
-        flushAll()
-        let budget = pollBudgetNanoseconds
-        ls.pollInPlaceDeadline = now &+ budget
-        ls.pollInPlaceGraceEnd = now &+ min(budget, Self.pollInPlaceGrace)
-        return true
-    }
-
-    /// How long a poll in place may go on once its reads have resumed other tasks on the loop (replies
-    /// pipelined ahead of its own): stopping at once cost W2 on the loops ~12% here, and a long
-    /// `pollBeforeParking` must not hold those tasks for its whole length.
-    static let pollInPlaceGrace: UInt64 = 50_000
-
-    /// Between two reads of a poll in place that found no reply: yields the core and returns true to read
-    /// again, or returns false when the poll must stop. It stops for the loop's sake — another thread queued
-    /// work (the loop is not parked, so that raises a flag, not the eventfd), the caller's reads resumed other
-    /// tasks here and the grace (`pollInPlaceGrace`) is over, a timer is due, or, checked with an `epoll_wait`
-    /// that does not block on every fourth `round`, a descriptor other than `fd` is ready (level-triggered: it
-    /// is reported again when the loop waits) — and at the deadline, which backs off (the loop then parks
-    /// without polling again for this reply).
-    public func keepPollingInPlace(besides fd: Int32, round: Int) -> Bool {
-        if foreignWork.load(ordering: .relaxed) || wanted.load(ordering: .relaxed) { return false }
-        let now = PGClock.nowNanoseconds()
-        if !ls.localJobs.isEmpty, now >= ls.pollInPlaceGraceEnd { return false }
-        if let timer = timers.first?.deadline, timer <= now { return false }
-        if now >= ls.pollInPlaceDeadline {
-            recordPoll(foundSomething: false)
-            ls.replyAwaited = false
-            return false
-        }
-        if round & 3 == 3 {
-            let n = ls.pollEvents.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 8, 0) }
-            for i in 0..<Int(max(n, 0)) where ls.pollEvents[i].data != UInt64(UInt32(bitPattern: fd)) { return false }
-        }
-        sched_yield()
-        return true
-    }
-
-    /// A poll in place got its reply: eases the back-off by one step.
-    public func endPollInPlace() {
-        recordPoll(foundSomething: true)
-        ls.replyAwaited = false
-    }
-
-    /// How the loop's polls before parking have ended so far (in place and the loop's own): `answered` found
-    /// what they polled for, `ranOut` used up `pollBeforeParking` and parked. Many `ranOut` against few
-    /// `answered` mean the replies take longer than the budget (the back-off then keeps the cost low); a
-    /// larger `pollBeforeParking` or `.zero` may suit such a workload better. Readable from any thread.
-    ///
-    /// ```swift
-    /// let (answered, ranOut) = loop.pollCounts
-    /// print("polls: \(answered) answered, \(ranOut) ran out")
-    /// ```
-    public var pollCounts: (answered: Int, ranOut: Int) {
-        (pollsAnswered.load(ordering: .relaxed), pollsRanOut.load(ordering: .relaxed))
-    }
-
-    /// The back-off's bookkeeping after a poll (in place or the loop's own).
-    private func recordPoll(foundSomething: Bool) {
-        if foundSomething {
-            pollsAnswered.add(1, ordering: .relaxed)
-            ls.failedPolls = max(ls.failedPolls - 1, 0)
-        } else {
-            pollsRanOut.add(1, ordering: .relaxed)
-            ls.failedPolls = min(ls.failedPolls + 1, 6)
-            ls.pollsToSkip = (1 << ls.failedPolls) - 1
-        }
-    }
-
     /// Asks for `handler.eventLoopFlush()` at the end of this iteration (once, however often it is asked).
     public func scheduleFlush(_ handler: any PGEventHandler) {
         precondition(inEventLoop)
@@ -540,82 +454,6 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         return first.deadline <= now ? 0 : Int32(min(Int64((first.deadline - now) / 1_000_000) + 1, 60_000))
     }
 
-    // MARK: What parking costs, and the poll budget that follows
-
-    /// How long a poll for a reply may go on now (`PGParkCostEstimate.budget`).
-    @inline(__always) private var pollBudgetNanoseconds: UInt64 {
-        PGParkCostEstimate.budget(configured: pollNanoseconds, parkCost: ls.parkCost.nanoseconds)
-    }
-
-    /// The thread's CPU time and sleep count before a park, when this park is one to sample.
-    private func parkSampleStart() -> (cpu: UInt64, switches: UInt64)? {
-        guard ls.parkCost.sampleThisPark() else { return nil }
-        var cpu: UInt64 = 0
-        var switches: UInt64 = 0
-        guard ctusk_thread_usage(&cpu, &switches) == 0 else {
-            ls.parkCost.stopSampling()
-            return nil
-        }
-        return (cpu, switches)
-    }
-
-    /// Records a sampled park's CPU cost when the thread really slept (a park that found events ready at once
-    /// teaches nothing; the next park is sampled instead).
-    private func parkSampleEnd(_ before: (cpu: UInt64, switches: UInt64)) {
-        var cpu: UInt64 = 0
-        var switches: UInt64 = 0
-        guard ctusk_thread_usage(&cpu, &switches) == 0, switches > before.switches else { return }
-        ls.parkCost.parked(costing: cpu &- before.cpu)
-        publishedParkCost.store(ls.parkCost.nanoseconds, ordering: .relaxed)
-    }
-
-    /// What a park (sleeping in `epoll_wait` while a reply is awaited, then being woken) has been measured to
-    /// cost this loop's thread in CPU time, as a moving average of sampled parks; nil until one was measured.
-    /// The loop polls for replies at least this long (up to 1 ms), or `pollBeforeParking` when that is longer.
-    /// Readable from any thread.
-    ///
-    /// ```swift
-    /// if let cost = loop.parkCost { print("a park costs \(cost) of CPU; polls last \(loop.pollBudget)") }
-    /// ```
-    public var parkCost: Duration? {
-        let ns = publishedParkCost.load(ordering: .relaxed)
-        return ns == 0 ? nil : .nanoseconds(Int64(ns))
-    }
-
-    /// How long a poll for a reply lasts now (see `parkCost`): zero when polling is off. Readable from any thread.
-    ///
-    /// ```swift
-    /// print(loop.pollBudget)   // 50 µs on a quiet machine
-    /// ```
-    public var pollBudget: Duration {
-        .nanoseconds(Int64(PGParkCostEstimate.budget(configured: pollNanoseconds, parkCost: publishedParkCost.load(ordering: .relaxed))))
-    }
-
-    /// Polls the descriptors for up to the poll budget (`pollBudgetNanoseconds`), yielding the core between
-    /// polls; returns the number of events (0: nothing came, park). Backs off after polls that found nothing.
-    /// (`sleeping` is set, so work queued by other threads signals the eventfd, which is polled too.)
-    private func pollBeforeParking(_ events: inout [ctusk_event]) -> Int32 {
-        if ls.pollsToSkip > 0 {
-            ls.pollsToSkip -= 1
-            return 0
-        }
-        // Not past the first timer's deadline: a poll must not delay a timer. Nor past the end of the budget
-        // that a poll in place for the same reply started (it stopped early for the loop's sake).
-        var deadline = min(PGClock.nowNanoseconds() &+ pollBudgetNanoseconds, timers.first?.deadline ?? .max)
-        if ls.pollInPlaceDeadline != 0 {
-            deadline = min(deadline, ls.pollInPlaceDeadline)
-            ls.pollInPlaceDeadline = 0
-        }
-        var n: Int32 = 0
-        repeat {
-            n = events.withUnsafeMutableBufferPointer { ctusk_epoll_wait(epfd, $0.baseAddress, 64, 0) }
-            if n != 0 { break }
-            sched_yield()
-        } while PGClock.nowNanoseconds() < deadline
-        recordPoll(foundSomething: n > 0)
-        return max(n, 0)
-    }
-
     private func runPending() {
         // Run until the queues are empty, so work enqueued by jobs runs in the same iteration.
         let serial = asUnownedSerialExecutor()
@@ -672,78 +510,11 @@ public final class PGEventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    private func flushAll() {
+    func flushAll() {
         guard !ls.flushList.isEmpty else { return }
         swap(&ls.flushing, &ls.flushList)
         if !ls.flushSet.isEmpty { ls.flushSet.removeAll(keepingCapacity: true) }
         for h in ls.flushing { h.eventLoopFlush() }
         ls.flushing.removeAll(keepingCapacity: true)
-    }
-}
-
-/// A fixed set of event loops, one per core by default.
-///
-/// ```swift
-/// let loop = PGEventLoopGroup.shared.next()
-/// ```
-public final class PGEventLoopGroup: Sendable {
-    /// The loops.
-    public let loops: [PGEventLoop]
-    private let counter = Atomic<Int>(0)
-
-    /// A process-wide group with one loop per available core (at least 1).
-    public static let shared: PGEventLoopGroup = {
-        var cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        if let v = getenv("TUSK_EVENT_LOOPS"), let n = Int(String(cString: v)), n > 0 { cores = n }
-        // Event loop creation only fails when the process is out of descriptors; report that at first use.
-        return (try? PGEventLoopGroup(threads: max(1, cores))) ?? PGEventLoopGroup(failed: ())
-    }()
-
-    /// Creates `threads` loops (see `PGEventLoop.init` for `pollBeforeParking`).
-    ///
-    /// ```swift
-    /// let group = try PGEventLoopGroup(threads: 2, pollBeforeParking: .zero)
-    /// ```
-    public init(threads: Int, pollBeforeParking: Duration = PGEventLoop.defaultPollBeforeParking) throws {
-        var loops: [PGEventLoop] = []
-        for i in 0..<max(1, threads) { loops.append(try PGEventLoop(name: "tusk-io-\(i)", pollBeforeParking: pollBeforeParking)) }
-        self.loops = loops
-    }
-
-    private init(failed: Void) { loops = [] }
-
-    /// The next loop, round-robin. Throws when the group could not start any loop.
-    public func next() throws -> PGEventLoop {
-        guard !loops.isEmpty else { throw PGTransportError.system("event loop start", errno: EMFILE) }
-        let i = counter.add(1, ordering: .relaxed).oldValue
-        return loops[i % loops.count]
-    }
-}
-
-/// Monotonic time.
-public enum PGClock {
-    /// Nanoseconds from CLOCK_MONOTONIC.
-    @inlinable
-    public static func nowNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
-}
-
-/// Errors from the transport layer (mapped to `PGError` by the client).
-public enum PGTransportError: Error, Sendable, CustomStringConvertible {
-    case system(String, errno: Int32)
-    case resolve(host: String, message: String)
-    case timeout
-    case closed
-
-    public var description: String {
-        switch self {
-        case .system(let call, let e): "\(call) failed: \(String(cString: strerror(e))) (errno \(e))"
-        case .resolve(let host, let message): "could not resolve host \"\(host)\": \(message)"
-        case .timeout: "timed out"
-        case .closed: "closed"
-        }
     }
 }
