@@ -71,8 +71,8 @@ extension PGEventLoop {
     }
 
     /// How the loop's polls before parking have ended so far (in place and the loop's own): `answered` found
-    /// what they polled for, `ranOut` used up `pollBeforeParking` and parked. Many `ranOut` against few
-    /// `answered` mean the replies take longer than the budget (the back-off then keeps the cost low); a
+    /// what they polled for, `ranOut` used up the poll budget (`pollBudget`) and parked. Many `ranOut` against
+    /// few `answered` mean the replies take longer than the budget (the back-off then keeps the cost low); a
     /// larger `pollBeforeParking` or `.zero` may suit such a workload better. Readable from any thread.
     ///
     /// ```swift

@@ -161,7 +161,9 @@ struct Environment {
         the connection's (or the pool's) event loop. On the loop, a task waiting for its reply reads its
         socket for up to 50 µs before it suspends, and the loop polls before it parks (`pollBeforeParking`,
         the default; `TUSK_POLL_BEFORE_PARKING_US=0` turns it off), so a fast reply costs no sleep and no
-        wake-up, and client CPU per operation is about the round trip's wall time. A plain task does the
+        wake-up, and client CPU per operation is about the round trip's wall time. When the loop has
+        measured that a park costs its thread more CPU than that (a busy host), polls last as long as a
+        park costs, up to 1 ms (`PGEventLoop.parkCost`, `pollBudget`). A plain task does the
         same when it finds the loop idle and parked: it borrows the loop (`TUSK_BORROW_LOOP=0` turns that
         off); when the loop is busy, its request is handed to the loop and the reply resumes it on the
         global pool.
