@@ -102,25 +102,28 @@ extension PGEventLoop {
         PGParkCostEstimate.budget(configured: pollNanoseconds, parkCost: ls.parkCost.nanoseconds)
     }
 
-    /// The thread's CPU time and sleep count before a park, when this park is one to sample.
-    func parkSampleStart() -> (cpu: UInt64, switches: UInt64)? {
-        guard ls.parkCost.sampleThisPark() else { return nil }
+    /// The calling thread's CPU time (µs) and how often it has slept; nil where the system cannot tell.
+    private static func threadUsage() -> (cpu: UInt64, switches: UInt64)? {
         var cpu: UInt64 = 0
         var switches: UInt64 = 0
-        guard ctusk_thread_usage(&cpu, &switches) == 0 else {
+        return ctusk_thread_usage(&cpu, &switches) == 0 ? (cpu, switches) : nil
+    }
+
+    /// The thread's usage before a park, when this park is one to sample.
+    func parkSampleStart() -> (cpu: UInt64, switches: UInt64)? {
+        guard ls.parkCost.sampleThisPark() else { return nil }
+        guard let usage = Self.threadUsage() else {
             ls.parkCost.stopSampling()
             return nil
         }
-        return (cpu, switches)
+        return usage
     }
 
     /// Records a sampled park's CPU cost when the thread really slept (a park that found events ready at once
     /// teaches nothing; the next park is sampled instead).
     func parkSampleEnd(_ before: (cpu: UInt64, switches: UInt64)) {
-        var cpu: UInt64 = 0
-        var switches: UInt64 = 0
-        guard ctusk_thread_usage(&cpu, &switches) == 0, switches > before.switches else { return }
-        ls.parkCost.parked(costing: cpu &- before.cpu)
+        guard let after = Self.threadUsage(), after.switches > before.switches else { return }
+        ls.parkCost.parked(costing: after.cpu &- before.cpu)
         publishedParkCost.store(ls.parkCost.nanoseconds, ordering: .relaxed)
     }
 
