@@ -31,6 +31,9 @@ have_postgres_server || missing+=(postgresql)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# PgBouncer, for the tests that run the driver behind a transaction-mode pooler (they start their own).
+have_pgbouncer() { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; }
+have_pgbouncer || missing+=(pgbouncer)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo ".ci/run: installing ${missing[*]}"
@@ -63,6 +66,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
             fi
         done
     fi
+    # PgBouncer's package enables a service of its own; the tests start private instances instead.
+    if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
 fi
 
-echo "setup: PostgreSQL server binaries, libssl-dev, zlib1g-dev and pkg-config are present"
+echo "setup: PostgreSQL server binaries, PgBouncer, libssl-dev, zlib1g-dev and pkg-config are present"
