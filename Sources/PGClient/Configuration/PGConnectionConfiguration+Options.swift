@@ -4,7 +4,7 @@ import PGWire
 // keyword → value pairs (plus environment defaults and built-in defaults) into a configuration.
 
 extension PGConnectionConfiguration {
-    /// The connection keywords Tusk understands: libpq's names, plus two Tusk extensions.
+    /// The connection keywords Tusk understands: libpq's names, plus Tusk's extensions.
     enum Keyword: String, CaseIterable, Sendable {
         case host, port, user, password, dbname, passfile
         case applicationName = "application_name"
@@ -28,6 +28,7 @@ extension PGConnectionConfiguration {
         case statementTimeout = "statement_timeout"
         case maxMessageLength = "max_message_length"
         case statementCacheSize = "statement_cache_size"
+        case preparedStatements = "prepared_statements"
     }
 
     /// libpq keywords Tusk knows but does not implement: using one is an error rather than being ignored.
@@ -182,6 +183,7 @@ extension PGConnectionConfiguration {
             guard n >= 0 else { throw Self.invalid(entry, .statementCacheSize, expected: expected) }
             statementCacheSize = n
         }
+        if let entry = raw.nonEmpty(.preparedStatements) { preparedStatements = try Self.enumeration(entry, .preparedStatements) }
         if let entry = raw.nonEmpty(.keepalives) {
             let n = try Self.integer(entry, .keepalives, expected: "expected 1 (on) or 0 (off)")
             tcpKeepalive = n == 0 ? nil : TCPKeepalive()

@@ -119,6 +119,36 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// How statements are prepared on the server (keyword `prepared_statements`).
+    ///
+    /// Round trips per statement, and what the server does each time:
+    ///
+    /// | mode | first run | later runs | server work per run |
+    /// |---|---|---|---|
+    /// | `named` | 2 (Parse+Describe, then Bind+Execute) | 1 (Bind+Execute) | execute a cached plan |
+    /// | `unnamed` | 1 (Parse+Bind+Describe+Execute), text results | 1, binary results as learnt | parse, plan, execute |
+    ///
+    /// `auto` (the default) asks the server once at connect whether it is talking to PostgreSQL directly (the
+    /// backend's process id matches the one in BackendKeyData) and uses `named` statements if so, `unnamed` ones
+    /// behind a connection pooler (PgBouncer, Odyssey, PgCat, …), where a statement prepared in one
+    /// transaction may be gone in the next. A named statement the server no longer has (26000, after
+    /// `DEALLOCATE ALL`/`DISCARD ALL` or an undetected pooler) is prepared again and, outside a transaction,
+    /// retried in one round trip; a connection that loses its statements twice stays `unnamed` from then on.
+    ///
+    /// ```swift
+    /// config.preparedStatements = .named    // PgBouncer 1.21+ with max_prepared_statements, or no pooler at all
+    /// ```
+    public enum PreparedStatements: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// Named statements when connected to PostgreSQL itself, unnamed ones behind a pooler (checked at connect).
+        case auto
+        /// Always named, cached statements (`statementCacheSize` per connection): the fastest, for servers and
+        /// poolers that keep a session's statements.
+        case named
+        /// Always the unnamed statement, parsed with each run: safe behind any pooler.
+        case unnamed
+        public var description: String { rawValue }
+    }
+
     /// The servers to try, in order (libpq's `host` and `port` lists). Never empty after parsing.
     public var hosts: [Endpoint]
     /// The role to log in as.
@@ -159,10 +189,14 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
     /// Sent as the `statement_timeout` setting at startup when set. Tusk extension in URLs and conninfo
     /// strings: `statement_timeout=<milliseconds>`, where 0 means none.
     public var statementTimeout: Duration?
-    /// How many prepared statements each connection keeps (least recently used are closed first); 0 turns the
-    /// cache off and runs every statement unnamed, as a transaction-mode pooler (pgbouncer) needs. Keyword
+    /// How many prepared statements each connection keeps (least recently used are closed first); in unnamed
+    /// mode, how many statements' result formats it remembers. 0 turns the cache off: every statement runs
+    /// unnamed with text results, and `prepare()` only checks and describes a statement. Keyword
     /// `statement_cache_size`; default 256.
     public var statementCacheSize: Int
+    /// Named or unnamed statements; default `.auto` (named unless a pooler is detected). Keyword
+    /// `prepared_statements`.
+    public var preparedStatements: PreparedStatements
     /// Which kind of server is acceptable. Default `.any`.
     public var targetSessionAttributes: TargetSessionAttributes
     /// The order in which `hosts` are tried. Default `.disable` (in order).
@@ -232,6 +266,7 @@ public struct PGConnectionConfiguration: Sendable, Hashable {
         self.maxMessageLength = Self.defaultMaxMessageLength
         self.statementTimeout = nil
         self.statementCacheSize = 256
+        self.preparedStatements = .auto
         self.targetSessionAttributes = .any
         self.loadBalanceHosts = .disable
         self.tcpKeepalive = TCPKeepalive()
@@ -290,7 +325,7 @@ extension PGConnectionConfiguration: CustomStringConvertible, CustomDebugStringC
         s += ", passFile: \(passFile.map(quoted) ?? "nil")"
         s += ", maxMessageLength: \(maxMessageLength)"
         s += ", statementTimeout: \(statementTimeout.map { "\($0)" } ?? "nil")"
-        s += ", statementCacheSize: \(statementCacheSize)"
+        s += ", statementCacheSize: \(statementCacheSize), preparedStatements: \(preparedStatements)"
         s += ", targetSessionAttributes: \(targetSessionAttributes)"
         s += ", loadBalanceHosts: \(loadBalanceHosts)"
         return s + ")"

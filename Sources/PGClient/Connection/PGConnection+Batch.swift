@@ -118,6 +118,6 @@ extension PGConnection {
 
     /// Queues a parameterless statement as an unnamed extended query and returns its stream.
     func enqueueSimpleStream(_ sql: String) throws -> PGRowStream {
-        try startUnnamed(sql, [], timeout: nil)
+        try startUnnamed(sql, [], timeout: nil, learn: false)
     }
 }

@@ -166,6 +166,26 @@ extension PGConnection {
             let ms = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
             _ = try await simpleQuery("SET statement_timeout = \(ms)")
         }
+        if configuration.preparedStatements == .auto && !useUnnamedStatements {
+            try await detectPooler()
+        }
+    }
+
+    /// Asks which backend answers. Through a connection pooler it is not the one BackendKeyData named (the
+    /// pooler makes up its own key for its clients), and a transaction-mode pooler may hand each transaction to
+    /// another server session, where this connection's named statements do not exist: run unnamed ones.
+    /// One round trip at connect.
+    func detectPooler() async throws {
+        let results = try await simpleQuery("SELECT pg_backend_pid()")
+        let answered = results.first?.rows.first.flatMap { try? $0.decode(Int32.self, column: 0) }
+        let pooled = answered != backendProcessID
+        isBehindPooler = pooled
+        if pooled {
+            switchToUnnamedStatements(
+                because: "a connection pooler answers for the server (backend \(answered.map(String.init) ?? "?") is not "
+                    + "\(backendProcessID) of BackendKeyData); set prepared_statements=named if it keeps prepared statements",
+                level: .info)
+        }
     }
 
     /// Why this session does not have the wanted attributes (nil when it does). PostgreSQL 14+ reports

@@ -86,7 +86,14 @@ extension PGConnection {
         }
     }
 
-    /// Prepares a statement now and keeps it for the connection's lifetime (never evicted from the cache).
+    /// Prepares a statement now: the server parses and checks it (errors are thrown here) and describes its
+    /// parameters and columns. It is kept for the connection's lifetime (never evicted from the cache).
+    ///
+    /// With named statements (PostgreSQL directly) it becomes a named prepared statement on the server, planned
+    /// once and run with Bind+Execute. With unnamed statements (behind a transaction-mode pooler, or
+    /// `statement_cache_size=0`) a named statement would stay on whichever server session the pooler picked, so
+    /// none is made: the statement is checked and described now, and each run sends Parse+Bind+Execute in one
+    /// round trip — valid on whatever server session runs it.
     ///
     /// ```swift
     /// let add = try await connection.prepare("SELECT $1::int4 + 1")
@@ -95,9 +102,24 @@ extension PGConnection {
     public func prepare(_ sql: String) async throws -> PGPreparedStatement {
         try ensureOpen()
         pinnedStatements.insert(sql)
-        let stream = try await startQuery(sql, [], timeout: nil, prepareOnly: true)
-        _ = stream
+        if useUnnamedStatements {
+            let statement = PreparedStatement(name: "", sql: sql, key: sql, bindings: [])
+            enqueuePrepare(statement)
+            try await awaitPrepared(statement)
+        } else {
+            _ = try await startQuery(sql, [], timeout: nil, prepareOnly: true)
+        }
         return PGPreparedStatement(connection: self, sql: sql)
+    }
+
+    /// Which kind of statements this connection uses now: `.named` or `.unnamed` (`.auto` resolves at connect,
+    /// and a connection whose server loses its statements twice switches to `.unnamed`).
+    ///
+    /// ```swift
+    /// if await connection.preparedStatementMode == .unnamed { print("behind a pooler, or configured so") }
+    /// ```
+    public var preparedStatementMode: PGConnectionConfiguration.PreparedStatements {
+        useUnnamedStatements ? .unnamed : .named
     }
 
     // MARK: Internals
@@ -287,15 +309,21 @@ extension PGConnection {
         statement.pinned = pinnedStatements.contains(sql)
         statement.lastUsed = useCounter
         statements[key] = statement
+        enqueuePrepare(statement, types: parameterTypes(bindings))
+        evictStatementsIfNeeded(keeping: key)
+        return statement
+    }
+
+    /// Queues Parse + Describe(statement) + Sync for a statement (named, or the unnamed one for `prepare()` in
+    /// unnamed mode); `awaitPrepared` waits for its description.
+    func enqueuePrepare(_ statement: PreparedStatement, types: [PGDataType] = []) {
         let unit = makeUnitID()
-        PGFrontendEncoder.parse(statement: statement.name, sql: sql, parameterTypes: parameterTypes(bindings), into: &out)
+        PGFrontendEncoder.parse(statement: statement.name, sql: statement.sql, parameterTypes: types, into: &out)
         PGFrontendEncoder.describe(statement: statement.name, into: &out)
         PGFrontendEncoder.sync(into: &out)
         responses.unitSent(.init(id: unit, kind: .prepare))
-        contexts[unit] = .prepare(key: key)
+        contexts[unit] = .prepare(statement)
         eventLoop.scheduleFlush(self)
-        evictStatementsIfNeeded(keeping: key)
-        return statement
     }
 
     /// Removes a statement from the cache.
@@ -307,16 +335,53 @@ extension PGConnection {
         return statement
     }
 
+    /// Removes this statement from the cache, if it is the one cached under its key.
+    func uncacheStatement(_ statement: PreparedStatement) {
+        if statements[statement.key] === statement { uncacheStatement(forKey: statement.key) }
+    }
+
+    /// The server no longer has a named statement it had prepared for us (26000). Its session lost them all:
+    /// `DEALLOCATE ALL`, `DISCARD ALL`, or a pooler that moved this connection to another server session. The
+    /// cache is emptied, so each statement is prepared again on first use; the second time it happens, a pooler
+    /// is the likely cause and the connection runs unnamed statements from then on.
+    func statementsLost() {
+        statementLosses += 1
+        for (key, statement) in statements where statement.ready { uncacheStatement(forKey: key) }
+        if statementLosses >= 2 {
+            switchToUnnamedStatements(because: "the server lost this connection's prepared statements twice (26000); "
+                + "a connection pooler is sharing server sessions")
+        } else {
+            logger.debug("the server lost this connection's prepared statements (26000); preparing them again")
+        }
+    }
+
     /// The cached, described statement for this SQL and these values' types, when it is the one used last.
     @inline(__always)
     func recentStatement(_ sql: String, _ bindings: [any PGEncodable]) -> PreparedStatement? {
-        guard let s = recentStatement, s.ready, s.cached, s.bindingTypes.count == bindings.count, s.sql == sql else { return nil }
-        for i in bindings.indices {
-            let t = bindings[i].pgDataTypeOfValue
-            if t == .unspecified || t != s.bindingTypes[i] { return nil }
-        }
+        guard let s = recentStatement, s.ready, s.cached, s.matches(sql, bindings) else { return nil }
         useCounter &+= 1
         s.lastUsed = useCounter
+        return s
+    }
+
+    /// Unnamed mode: the record of the result formats learnt for this statement (nil with the cache off).
+    @inline(__always)
+    func unnamedStatement(_ sql: String, _ bindings: [any PGEncodable]) -> PreparedStatement? {
+        if let s = recentUnnamed, s.matches(sql, bindings) { return s }
+        guard configuration.statementCacheSize > 0 else { return nil }
+        let key = Self.statementKey(sql, bindings)
+        if let s = unnamedStatements[key] {
+            recentUnnamed = s
+            return s
+        }
+        if unnamedStatements.count >= configuration.statementCacheSize,
+           let victim = unnamedStatements.first(where: { !$0.value.pinned })?.key {
+            unnamedStatements.removeValue(forKey: victim)
+        }
+        let s = PreparedStatement(name: "", sql: sql, key: key, bindings: bindings)
+        s.pinned = pinnedStatements.contains(sql)
+        unnamedStatements[key] = s
+        recentUnnamed = s
         return s
     }
 
@@ -413,14 +478,17 @@ extension PGConnection {
         return stream
     }
 
-    /// Parse (unnamed) + Bind + Describe(portal) + Execute + Sync in one write; results in text, since their
-    /// types are not known before Bind.
+    /// Parse (unnamed) + Bind + Describe(portal) + Execute + Sync in one write. Results come in the formats
+    /// learnt from the statement's last run here (binary for the types Tusk decodes in binary), in text the
+    /// first time; the portal's description comes back with every run, so rows are always decoded by the
+    /// types the server really sent, even after the schema changed. `learn: false` (BEGIN, COMMIT) keeps no record.
     func startUnnamed(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?,
-                      into existing: PGRowStream? = nil) throws -> PGRowStream {
+                      into existing: PGRowStream? = nil, learn: Bool = true) throws -> PGRowStream {
+        let statement = learn ? unnamedStatement(sql, bindings) : nil
         let mark = out.count
         PGFrontendEncoder.parse(statement: "", sql: sql, parameterTypes: parameterTypes(bindings), into: &out)
         do {
-            try PGFrontendEncoder.bind(statement: "", parameters: bindings, resultFormats: [], into: &out)
+            try PGFrontendEncoder.bind(statement: "", parameters: bindings, resultFormats: statement?.resultFormats ?? [], into: &out)
         } catch {
             out.bytes.removeSubrange(mark...)
             throw error
@@ -434,7 +502,7 @@ extension PGConnection {
         let stream = existing ?? makeStream(columns: nil, unit: unit)
         responses.unitSent(.init(id: unit, kind: .execute(parses: true, describesPortal: true, columnCount: nil)))
         contexts[unit] = .execute(stream)
-        stream.execution = ExecutionInfo()
+        stream.execution = ExecutionInfo(statement: statement)
         stream.execution.requestEnd = outBase &+ out.count
         stream.execution.acksBind = acksBind
         armTimeout(timeout, unit: unit, stream: stream)
@@ -456,12 +524,12 @@ extension PGConnection {
         Task { await self.cancelUnit(unit) }
     }
 
-    func switchToUnnamedStatements(because reason: String) {
+    func switchToUnnamedStatements(because reason: String, level: Logger.Level = .warning) {
         guard !useUnnamedStatements else { return }
         useUnnamedStatements = true
         recentStatement = nil
-        logger.warning("prepared statements turned off for this connection; statements run unnamed from now on",
-                       metadata: ["reason": "\(reason)"])
+        logger.log(level: level, "named prepared statements turned off for this connection; statements run unnamed from now on",
+                   metadata: ["reason": "\(reason)"])
     }
 
     /// Closes least-recently-used statements beyond the cache size (never pinned ones or ones in use).

@@ -15,7 +15,10 @@ extension PGConnection {
         case .rowDescription(let unit, let columns):
             flushRowBatch()
             switch contexts[unit] {
-            case .execute(let stream): stream.setColumns(columns)
+            case .execute(let stream):
+                stream.setColumns(columns)
+                // An unnamed statement's portal was described: ask for these types' formats next time.
+                if let statement = stream.execution.statement, statement.name.isEmpty { statement.learnResultFormats(columns) }
             case .simple(let collector): collector.current = PGQueryResult(columns: columns, rows: [], commandTag: "")
             default: break
             }
@@ -42,44 +45,40 @@ extension PGConnection {
             default: break
             }
         case .prepared(let unit, let parameters, let rows):
-            guard case .prepare(let key) = contexts[unit], let statement = statements[key] else { return }
+            guard case .prepare(let statement) = contexts[unit] else { return }
             statement.parameterTypes = parameters
             statement.bindTemplate = nil
-            if let rows {
-                let formats = rows.columns.map { Self.binaryResultTypes.contains($0.dataType) ? PGFormat.binary : .text }
-                statement.columns = rows.withFormats(formats)
-                if formats.allSatisfy({ $0 == .binary }) {
-                    statement.resultFormats = [.binary]
-                } else if formats.allSatisfy({ $0 == .text }) {
-                    statement.resultFormats = []
-                } else {
-                    statement.resultFormats = formats
-                }
-            }
+            if let rows { statement.learnResultFormats(rows) }
             statement.ready = true
             let waiters = statement.waiters
             statement.waiters = []
             for w in waiters { w.resume() }
         case .failed(let unit, let info):
             flushRowBatch()
-            let error = PGError(code: .server, message: info.message, serverInfo: info)
+            let sessionEnds = Self.endsSession(info)
+            // A backend that exits (pg_terminate_backend, shutdown) fails its request the way it fails every other
+            // one: as the connection closing, with the server's reason (one shape for callers to check).
+            let error = sessionEnds
+                ? PGError(code: .connectionClosed, message: "the server ended the session", serverInfo: info)
+                : PGError(code: .server, message: info.message, serverInfo: info)
             switch contexts[unit] {
             case .execute(let stream):
                 stream.execution.error = error
-                if Self.isStaleStatementError(info), let used = stream.execution.statement, let key = stream.execution.statementKey,
-                   statements[key] === used,
-                   let statement = uncacheStatement(forKey: key) {
-                    // The server forgot our statement (DISCARD ALL, a pooler's new session) or its plan's result type
-                    // changed (DDL): prepare it again next time; close the old name if the server still has it.
-                    logger.debug("re-preparing a statement the server rejected", metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)"])
-                    if info.sqlState != .invalidSqlStatementName { enqueueClose(statement.name) }
+                if Self.isStaleStatementError(info), let used = stream.execution.statement, !used.name.isEmpty,
+                   statements[used.key] === used {
+                    if info.sqlState == .invalidSqlStatementName {
+                        statementsLost()
+                    } else if let statement = uncacheStatement(forKey: used.key) {
+                        // Its plan's result type changed (DDL): prepare it again next time; close the old name.
+                        logger.debug("re-preparing a statement the server rejected", metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)"])
+                        enqueueClose(statement.name)
+                    }
                 }
-            case .prepare(let key):
-                if let statement = uncacheStatement(forKey: key) {
-                    let waiters = statement.waiters
-                    statement.waiters = []
-                    for w in waiters { w.resume(throwing: error) }
-                }
+            case .prepare(let statement):
+                uncacheStatement(statement)
+                let waiters = statement.waiters
+                statement.waiters = []
+                for w in waiters { w.resume(throwing: error) }
             case .simple(let collector):
                 collector.error = error
             case .copyOut(let stream):
@@ -90,7 +89,7 @@ extension PGConnection {
             default:
                 break
             }
-            if let severity = info.severityNonLocalized ?? info.severity, severity == "FATAL" || severity == "PANIC" {
+            if sessionEnds {
                 // The backend is exiting (pg_terminate_backend, shutdown, admin action): fail this query with the
                 // server's error and every other one as closed, without waiting for the socket to report it.
                 // Closed first, so whoever sees this query's error also sees `isClosed`.
@@ -133,9 +132,9 @@ extension PGConnection {
                         collector.continuation?.resume(returning: collector.results)
                     }
                     collector.continuation = nil
-                case .prepare(let key):
-                    if let statement = statements[key], !statement.ready {
-                        uncacheStatement(forKey: key)
+                case .prepare(let statement):
+                    if !statement.ready {
+                        uncacheStatement(statement)
                         let error = PGError.violation("the statement was not described")
                         for w in statement.waiters { w.resume(throwing: error) }
                         statement.waiters = []
@@ -167,7 +166,14 @@ extension PGConnection {
         case .parameterStatus(let name, let value):
             serverParameters[name] = value
         case .violation(let error):
-            logger.error("protocol violation", metadata: ["error": "\(error.message)"])
+            if error.code == .connectionClosed, let info = error.serverInfo {
+                // A FATAL error with nothing in flight: the backend was terminated while idle, or the server is
+                // shutting down. Expected in operation (an administrator, a pooler's idle timeout), not a fault.
+                logger.info("connection terminated by the server",
+                            metadata: ["pg.sqlstate": "\(info.sqlState.rawValue)", "pg.message": "\(info.message)"])
+            } else {
+                logger.error("protocol violation", metadata: ["error": "\(error.message)"])
+            }
             closeWithError(error)
         }
     }
@@ -192,6 +198,12 @@ extension PGConnection {
         default:
             break
         }
+    }
+
+    /// A FATAL or PANIC error: the backend exits after sending it.
+    static func endsSession(_ info: PGServerErrorInfo) -> Bool {
+        guard let severity = info.severityNonLocalized ?? info.severity else { return false }
+        return severity == "FATAL" || severity == "PANIC"
     }
 
     /// The server no longer has our prepared statement (26000), or its cached plan's result type changed.

@@ -89,6 +89,15 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     @exclusivity(unchecked) var useCounter: UInt64 = 0
     var pinnedStatements: Set<String> = []
     var useUnnamedStatements: Bool
+    /// Unnamed mode: the result formats learnt per statement key (at most `statementCacheSize`), and the one
+    /// used last (found without building its key).
+    var unnamedStatements: [String: PreparedStatement] = [:]
+    @exclusivity(unchecked) var recentUnnamed: PreparedStatement?
+    /// How often the server lost this connection's named statements (26000 for a statement it had prepared).
+    var statementLosses = 0
+    /// Whether a connection pooler stands between this connection and PostgreSQL: the backend that answers
+    /// is not the one named in BackendKeyData. nil when it was not checked (`preparedStatements` not `.auto`).
+    public internal(set) var isBehindPooler: Bool?
     var transactionDepth = 0
     /// User-defined type names resolved to OIDs on this connection.
     var resolvedTypes: [String: PGDataType] = [:]
@@ -110,7 +119,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     var nextListenerID: UInt64 = 0
 
     enum Context {
-        case prepare(key: String)
+        case prepare(PreparedStatement)
         case execute(PGRowStream)
         case simple(SimpleCollector)
         case closeStatement
@@ -184,6 +193,29 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
             self.key = key
             self.bindingTypes = bindings.map(\.pgDataTypeOfValue)
         }
+
+        /// Asks for the result columns of types Tusk decodes in binary in binary, the rest in text.
+        func learnResultFormats(_ rows: PGRowDescription) {
+            let formats = rows.columns.map { PGConnection.binaryResultTypes.contains($0.dataType) ? PGFormat.binary : .text }
+            let compact: [PGFormat] = formats.allSatisfy({ $0 == .binary }) ? [.binary]
+                : formats.allSatisfy({ $0 == .text }) ? [] : formats
+            if compact != resultFormats || columns == nil {
+                resultFormats = compact
+                columns = rows.withFormats(formats)
+                bindTemplate = nil
+            }
+        }
+
+        /// Whether values of these types can be bound to it without building its key (the fast lookup).
+        @inline(__always)
+        func matches(_ sql: String, _ bindings: [any PGEncodable]) -> Bool {
+            guard bindingTypes.count == bindings.count, self.sql == sql else { return false }
+            for i in bindings.indices {
+                let t = bindings[i].pgDataTypeOfValue
+                if t == .unspecified || t != bindingTypes[i] { return false }
+            }
+            return true
+        }
     }
 
     final class SimpleCollector {
@@ -213,7 +245,7 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         self.phase = .startup
         self.startupMachine = startup ?? PGStartupStateMachine(user: configuration.user, password: configuration.password)
         let random = (try? PGSecureRandom.bytes(6)) ?? []
-        self.useUnnamedStatements = configuration.statementCacheSize == 0
+        self.useUnnamedStatements = configuration.statementCacheSize == 0 || configuration.preparedStatements == .unnamed
         self.statementPrefix = "tusk_" + random.map { String($0, radix: 16).leftPad(2) }.joined() + "_"
     }
 
@@ -432,6 +464,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         }
         statements.removeAll()
         recentStatement = nil
+        unnamedStatements.removeAll()
+        recentUnnamed = nil
         for w in closeWaiters { w.resume() }
         closeWaiters.removeAll()
         resumeDrainWaiters()
@@ -504,7 +538,9 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         switch phase {
         case .ready: return
         case .closed(let e):
-            throw PGError(code: .connectionClosed, message: "the connection is closed", isSafeToRetry: true, underlying: e.description)
+            // The server's reason (57P01 after pg_terminate_backend, 57P02/57P03 at shutdown) stays readable.
+            throw PGError(code: .connectionClosed, message: "the connection is closed", serverInfo: e.serverInfo, isSafeToRetry: true,
+                          underlying: e.description)
         case .closing:
             throw PGError(code: .connectionClosed, message: "the connection is closing", isSafeToRetry: true)
         case .startup:

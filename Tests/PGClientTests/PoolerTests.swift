@@ -1,0 +1,155 @@
+import Foundation
+import PGClient
+import PGPoolCore
+import PGTestSupport
+import Testing
+
+/// The driver behind a real PgBouncer in transaction mode, with fewer server connections than client connections:
+/// server sessions are shared between transactions, so a statement prepared on one may be gone on the next.
+/// Default settings must work there: no errors, no wrong results.
+@Suite(.serialized) struct PoolerTests {
+    /// Counts of one workload's outcomes.
+    struct Tally: Sendable {
+        var ok = 0
+        var errors: [String] = []
+        var wrong = 0
+        mutating func add(_ other: Tally) {
+            ok += other.ok
+            errors += other.errors
+            wrong += other.wrong
+        }
+        var summary: String { "ok \(ok), errors \(errors.count), wrong \(wrong); first errors: \(errors.prefix(3))" }
+    }
+
+    static func withBouncer<T>(poolSize: Int = 4, _ body: (TemporaryPgBouncer) async throws -> T) async throws -> T? {
+        let pg = try await TemporaryPostgres.shared()
+        if let reason = TemporaryPgBouncer.unavailableReason(for: pg) {
+            // Not counted as a pass: the suite records the reason as a known issue.
+            withKnownIssue("PgBouncer tests skipped: \(reason)") { Issue.record("\(reason)") }
+            return nil
+        }
+        let bouncer = try await TemporaryPgBouncer.start(in: pg, options: .init(poolMode: "transaction", defaultPoolSize: poolSize))
+        do {
+            let result = try await body(bouncer)
+            bouncer.stop()
+            return result
+        } catch {
+            Issue.record("pgbouncer log:\n\(bouncer.log())")
+            bouncer.stop()
+            throw error
+        }
+    }
+
+    static func makePool(_ url: String, size: Int = 8, tweak: (inout PGConnectionConfiguration) -> Void = { _ in }) throws -> PGPool {
+        var config = try PGConnectionConfiguration(url: url)
+        config.connectTimeout = .seconds(10)
+        tweak(&config)
+        return PGPool(configuration: config, options: .init(pool: .init(minimumConnections: size, maximumConnections: size)))
+    }
+
+    /// (1) 200 × `SELECT $1::int4 + 1` with a bound value per task.
+    static func boundValues(_ pool: PGPool, tasks: Int = 8, each: Int = 200) async -> Tally {
+        await withTaskGroup(of: Tally.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    var tally = Tally()
+                    for i in 0..<each {
+                        let n = Int32(t * 10_000 + i)
+                        do {
+                            let v = try await pool.queryOne("SELECT \(n)::int4 + 1", as: Int32.self)
+                            if v == n + 1 { tally.ok += 1 } else { tally.wrong += 1 }
+                        } catch {
+                            tally.errors.append("\(error)")
+                        }
+                    }
+                    return tally
+                }
+            }
+            var all = Tally()
+            for await t in group { all.add(t) }
+            return all
+        }
+    }
+
+    /// (2) A prepared statement, held on a leased connection, used in 50 separate BEGIN; execute; COMMIT.
+    static func preparedInTransactions(_ pool: PGPool, tasks: Int = 8, each: Int = 50) async -> Tally {
+        await withTaskGroup(of: Tally.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    var tally = Tally()
+                    do {
+                        try await pool.withConnection { c in
+                            let statement = try await c.prepare("SELECT $1::int4 * 2")
+                            for i in 0..<each {
+                                let n = Int32(t * 1_000 + i)
+                                do {
+                                    let v = try await c.withTransaction { _ in
+                                        try await statement.query([n]).collect()[0].decode(Int32.self, column: 0)
+                                    }
+                                    if v == n * 2 { tally.ok += 1 } else { tally.wrong += 1 }
+                                } catch {
+                                    tally.errors.append("\(error)")
+                                }
+                            }
+                        }
+                    } catch {
+                        tally.errors.append("prepare: \(error)")
+                    }
+                    return tally
+                }
+            }
+            var all = Tally()
+            for await t in group { all.add(t) }
+            return all
+        }
+    }
+
+    /// (3) Multi-statement transactions: every statement must see the same backend and transaction id.
+    static func multiStatementTransactions(_ pool: PGPool, tasks: Int = 8, each: Int = 25) async -> Tally {
+        await withTaskGroup(of: Tally.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    var tally = Tally()
+                    for i in 0..<each {
+                        do {
+                            let same = try await pool.withTransaction { tx in
+                                var seen: Set<String> = []
+                                for k in 0..<4 {
+                                    let (pid, xid, echo) = try await tx.queryOne(
+                                        "SELECT pg_backend_pid(), txid_current()::int8, \(Int32(t * 100 + i + k))::int4",
+                                        as: (Int32, Int64, Int32).self)
+                                    guard echo == Int32(t * 100 + i + k) else { return false }
+                                    seen.insert("\(pid)/\(xid)")
+                                }
+                                return seen.count == 1
+                            }
+                            if same { tally.ok += 1 } else { tally.wrong += 1 }
+                        } catch {
+                            tally.errors.append("\(error)")
+                        }
+                    }
+                    return tally
+                }
+            }
+            var all = Tally()
+            for await t in group { all.add(t) }
+            return all
+        }
+    }
+
+    @Test func defaultSettingsWorkBehindATransactionModePooler() async throws {
+        try await Self.withBouncer { bouncer in
+            let pool = try Self.makePool(bouncer.url())
+            await pool.start()
+            for run in 1...2 {
+                let one = await Self.boundValues(pool)
+                let two = await Self.preparedInTransactions(pool)
+                let three = await Self.multiStatementTransactions(pool)
+                #expect(one.errors.isEmpty && one.wrong == 0 && one.ok == 1600, "run \(run), (1) \(one.summary)")
+                #expect(two.errors.isEmpty && two.wrong == 0 && two.ok == 400, "run \(run), (2) \(two.summary)")
+                #expect(three.errors.isEmpty && three.wrong == 0 && three.ok == 200, "run \(run), (3) \(three.summary)")
+            }
+            await pool.shutdown()
+        }
+    }
+}
