@@ -136,7 +136,7 @@ import Testing
             conn.close()
         }
         defer { backend.stop() }
-        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable&prepared_statements=named"))
         do {
             _ = try await within(.seconds(2), "query") { try await c.query("SELECT 1") }
             Issue.record("query succeeded")
@@ -179,7 +179,7 @@ import Testing
     func protocolViolationsFailTheQueryAndCloseTheConnection(_ name: String, _ replies: [[UInt8]]) async throws {
         let backend = try Self.scripted(replies)
         defer { backend.stop() }
-        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable"))
+        let c = try await PGConnection.connect(try PGConnectionConfiguration(url: "postgres://u@127.0.0.1:\(backend.port)/db?sslmode=disable&prepared_statements=named"))
         do {
             _ = try await within(.seconds(2), name) { try await c.query("SELECT x").collect() }
             Issue.record("\(name): query succeeded")

@@ -152,4 +152,67 @@ import Testing
             await pool.shutdown()
         }
     }
+
+    @Test func aConnectionDetectsThePoolerAndRunsUnnamedStatements() async throws {
+        try await Self.withBouncer { bouncer in
+            let c = try await PGConnection.connect(try PGConnectionConfiguration(url: bouncer.url()))
+            #expect(await c.isBehindPooler == true)
+            #expect(await c.preparedStatementMode == .unnamed)
+            await c.close()
+            // Told that the pooler keeps prepared statements, it trusts that and does not ask.
+            let named = try await PGConnection.connect(try PGConnectionConfiguration(url: bouncer.url() + "?prepared_statements=named"))
+            #expect(await named.isBehindPooler == nil)
+            #expect(await named.preparedStatementMode == .named)
+            await named.close()
+        }
+    }
+
+    /// `statement_cache_size=0` (text results, nothing remembered) passes the same workloads.
+    @Test func theCacheTurnedOffWorksBehindThePoolerToo() async throws {
+        try await Self.withBouncer { bouncer in
+            let pool = try Self.makePool(bouncer.url() + "?statement_cache_size=0")
+            await pool.start()
+            let one = await Self.boundValues(pool)
+            let two = await Self.preparedInTransactions(pool)
+            let three = await Self.multiStatementTransactions(pool)
+            #expect(one.errors.isEmpty && one.wrong == 0 && one.ok == 1600, "(1) \(one.summary)")
+            #expect(two.errors.isEmpty && two.wrong == 0 && two.ok == 400, "(2) \(two.summary)")
+            #expect(three.errors.isEmpty && three.wrong == 0 && three.ok == 200, "(3) \(three.summary)")
+            await pool.shutdown()
+        }
+    }
+
+    /// `PGPool.prepare`: checked once, then run from any task on any pooled connection, in and out of transactions.
+    @Test func poolPreparedStatementsWorkBehindThePooler() async throws {
+        try await Self.withBouncer { bouncer in
+            let pool = try Self.makePool(bouncer.url())
+            await pool.start()
+            await #expect(throws: PGError.self) { _ = try await pool.prepare("SELEKT $1") }
+            let triple = try await pool.prepare("SELECT $1::int4 * 3")
+            let tally = await withTaskGroup(of: Tally.self) { group in
+                for t in 0..<8 {
+                    group.addTask {
+                        var tally = Tally()
+                        for i in 0..<50 {
+                            let n = Int32(t * 1_000 + i)
+                            do {
+                                let v = try await triple.query([n]).collect()[0].decode(Int32.self, column: 0)
+                                if v == n * 3 { tally.ok += 1 } else { tally.wrong += 1 }
+                                let affected = try await pool.execute("SELECT $1::int4", [n])
+                                if affected != 1 { tally.wrong += 1 }
+                            } catch {
+                                tally.errors.append("\(error)")
+                            }
+                        }
+                        return tally
+                    }
+                }
+                var all = Tally()
+                for await t in group { all.add(t) }
+                return all
+            }
+            #expect(tally.errors.isEmpty && tally.wrong == 0 && tally.ok == 400, "\(tally.summary)")
+            await pool.shutdown()
+        }
+    }
 }
