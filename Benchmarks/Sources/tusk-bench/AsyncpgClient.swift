@@ -11,6 +11,7 @@ struct AsyncpgClient: BenchClient {
         guard let python = ctx.pythonPath else { throw NotAvailable(reason: "asyncpg not installed") }
         let url: String
         switch workload {
+        case .w1p, .w1p0: throw NotAvailable(reason: "not run through the pooler")
         case .w7: url = ctx.scramURL
         case .w7tls:
             guard let tls = ctx.tlsURL else { throw NotAvailable(reason: "server has no TLS") }

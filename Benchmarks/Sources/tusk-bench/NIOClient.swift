@@ -33,6 +33,14 @@ struct NIOClient: BenchClient {
         }
         switch workload {
         case .w1: return try await addOne(ctx, n: Workload.w1.count(scale: ctx.scale), connections: 1, tasks: 1)
+        case .w1p:
+            guard let url = ctx.poolerURL else { throw NotAvailable(reason: "no PgBouncer") }
+            var pooled = ctx
+            pooled.url = url
+            var sample = try await addOne(pooled, n: Workload.w1.count(scale: ctx.scale), connections: 1, tasks: 1)
+            sample.note = "unnamed statements (its default)"
+            return sample
+        case .w1p0: throw NotAvailable(reason: "PostgresNIO has no statement cache; see W1-P")
         case .w2:
             var s = try await addOne(ctx, n: Workload.w2.count(scale: ctx.scale), connections: 8, tasks: 64)
             s.note = mode == .client ? "PostgresClient, maximumConnections 8, 64 tasks" : "8 connections, 64 tasks round-robin"

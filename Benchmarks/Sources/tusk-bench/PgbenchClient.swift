@@ -47,17 +47,26 @@ struct PgbenchClient: BenchClient {
             var s = try await bench(pgbench, ctx, script: "\\set v 1\n", args: ["-C", "-c", "1", "-j", "1", "-t", String(n)], perTransaction: 1, url: url, wallClock: true)
             s.note = "-C, sslmode=require"
             return s
+        case .w1p, .w1p0:
+            guard let url = ctx.poolerURL else { throw NotAvailable(reason: "no PgBouncer") }
+            let n = Workload.w1.count(scale: ctx.scale)
+            // -M prepared is not safe behind a transaction-mode pooler (its statements stay on one server session).
+            let mode = workload == .w1p ? "extended" : "simple"
+            var s = try await bench(pgbench, ctx, script: addOne, args: ["-c", "1", "-j", "1", "-t", String(n)], perTransaction: 1,
+                                    url: url, protocolMode: mode)
+            s.note = "-M \(mode) -c 1"
+            return s
         case .w4: throw NotAvailable(reason: "pgbench cannot send COPY FROM STDIN")
         case .w5: throw NotAvailable(reason: "pgbench cannot wait for notifications")
         }
     }
 
     private func bench(_ pgbench: String, _ ctx: BenchContext, script: String, args: [String], perTransaction: Int,
-                       url: String? = nil, wallClock: Bool = false) async throws -> Sample {
+                       url: String? = nil, wallClock: Bool = false, protocolMode: String = "prepared") async throws -> Sample {
         let file = URL(fileURLWithPath: ctx.workDirectory).appendingPathComponent("pgbench-\(getpid()).sql")
         try script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let arguments = ["-n", "-M", "prepared"] + args + ["-f", file.path, url ?? ctx.url]
+        let arguments = ["-n", "-M", protocolMode] + args + ["-f", file.path, url ?? ctx.url]
         let server0 = ctx.server?.read()
         let cpu0 = CPU.childrenSeconds
         let t0 = ContinuousClock.now

@@ -119,8 +119,26 @@ struct TuskBench: AsyncParsableCommand {
                 tlsURL = nil
             }
         }
+        // W1-P: a PgBouncer in transaction mode in front of the embedded server (or TUSK_BENCH_POOLER_URL).
+        var bouncer: TemporaryPgBouncer?
+        var poolerURL = environment["TUSK_BENCH_POOLER_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if poolerURL == nil, selectedWorkloads.contains(where: { $0 == .w1p || $0 == .w1p0 }), let pg = server.temporary {
+            if let reason = TemporaryPgBouncer.unavailableReason(for: pg) {
+                say("pooler: \(reason); W1-P will show —")
+            } else {
+                do {
+                    let started = try await TemporaryPgBouncer.start(in: pg, options: .init(poolMode: "transaction", defaultPoolSize: 4))
+                    bouncer = started
+                    poolerURL = BenchServer.adding("sslmode=disable", to: started.url())
+                    clientVersions.append(started.version + " (transaction mode, default_pool_size 4)")
+                } catch {
+                    say("pooler: PgBouncer did not start (\(error)); W1-P will show —")
+                }
+            }
+        }
+        defer { bouncer?.stop() }
         let ctx = BenchContext(
-            url: server.url, scramURL: server.scramURL, tlsURL: tlsURL, server: await server.serverCPU(),
+            url: server.url, scramURL: server.scramURL, tlsURL: tlsURL, poolerURL: poolerURL, server: await server.serverCPU(),
             scale: scale, pgbenchPath: pgbenchPath, pythonPath: python,
             asyncpgScript: Self.packageDirectory.appendingPathComponent("Scripts/asyncpg_bench.py").path,
             workDirectory: work.path)

@@ -12,6 +12,13 @@ struct TuskClient: BenchClient {
     func run(_ workload: Workload, _ ctx: BenchContext) async throws -> Sample {
         switch workload {
         case .w1: return try await w1(ctx)
+        case .w1p, .w1p0:
+            guard let url = ctx.poolerURL else { throw NotAvailable(reason: "no PgBouncer (Scripts/setup-debian.sh installs it)") }
+            var sample = try await w1(ctx, url: workload == .w1p ? url : BenchServer.adding("statement_cache_size=0", to: url))
+            sample.note = workload == .w1p
+                ? "prepared_statements=auto: the pooler is detected at connect; unnamed statements, binary results after the first run"
+                : "statement_cache_size=0: unnamed statements, text results"
+            return sample
         case .w2: return try await w2(ctx)
         case .w3: return try await w3(ctx)
         case .w6: return try await w6(ctx)
@@ -46,9 +53,9 @@ struct TuskClient: BenchClient {
     }
 
     /// Sequential queries on one connection.
-    private func w1(_ ctx: BenchContext) async throws -> Sample {
+    private func w1(_ ctx: BenchContext, url: String? = nil) async throws -> Sample {
         let n = Workload.w1.count(scale: ctx.scale)
-        let c = try await connect(ctx.url)
+        let c = try await connect(url ?? ctx.url)
         defer { Task { await c.close() } }
         for i in 0..<200 { _ = try await Self.addOne(c, Workload.value(i)) }
         var sum = 0

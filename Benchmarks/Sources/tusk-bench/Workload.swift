@@ -3,6 +3,8 @@ import Foundation
 /// The seven workloads. Every client runs the same statements with the same counts.
 enum Workload: String, CaseIterable, Sendable {
     case w1 = "W1", w2 = "W2", w3 = "W3", w4 = "W4", w5 = "W5", w6 = "W6", w7 = "W7", w7tls = "W7-TLS"
+    /// W1 through PgBouncer in transaction mode: each client's default settings, then its statement cache off.
+    case w1p = "W1-P", w1p0 = "W1-P0"
 
     static let addOneSQL = "SELECT $1::int4 + 1"
     static let decodeSQL = "SELECT i, i::text, i * 1.5::float8, now() FROM generate_series(1, $1::int4) i"
@@ -12,7 +14,7 @@ enum Workload: String, CaseIterable, Sendable {
     /// Full-scale sizes.
     var baseCount: Int {
         switch self {
-        case .w1: 20_000
+        case .w1, .w1p, .w1p0: 20_000
         case .w2: 200_000
         case .w3: 1_000_000
         case .w4: 1_000_000
@@ -36,13 +38,15 @@ enum Workload: String, CaseIterable, Sendable {
         case .w6: "pipelined `SELECT $1::int4 + 1`, one connection"
         case .w7: "connection set-up (connect, SCRAM-SHA-256, close), plain TCP"
         case .w7tls: "connection set-up (connect, TLS, SCRAM-SHA-256, close)"
+        case .w1p: "sequential `SELECT $1::int4 + 1`, one connection through PgBouncer (transaction mode, 4 server connections), default settings"
+        case .w1p0: "as W1-P, with the client's statement cache off (Tusk `statement_cache_size=0`, pgbench `-M simple`)"
         }
     }
 
     /// What one operation is, for the table's unit.
     var unit: String {
         switch self {
-        case .w1, .w2, .w6: "queries/s"
+        case .w1, .w2, .w6, .w1p, .w1p0: "queries/s"
         case .w3, .w4: "rows/s"
         case .w5: "notifications/s"
         case .w7, .w7tls: "connections/s"
@@ -53,6 +57,8 @@ enum Workload: String, CaseIterable, Sendable {
         try text.split(separator: ",").map { item in
             let key = item.trimmingCharacters(in: .whitespaces).uppercased()
             if key == "W7TLS" { return .w7tls }
+            if key == "W1P" { return .w1p }
+            if key == "W1P0" { return .w1p0 }
             guard let w = Workload(rawValue: key) else {
                 throw BenchError("unknown workload \(item); known: \(allCases.map(\.rawValue).joined(separator: ","))")
             }
@@ -81,6 +87,8 @@ struct BenchContext: Sendable {
     var scramURL: String
     /// Same as scramURL with sslmode=require, for W7-TLS; nil when the server has no TLS.
     var tlsURL: String?
+    /// A SCRAM user through a PgBouncer in transaction mode in front of the server (W1-P); nil without one.
+    var poolerURL: String?
     var server: ServerCPU?
     var scale: Double
     var pgbenchPath: String?
