@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +41,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strict
         ),
@@ -59,7 +61,9 @@ let package = Package(
         .testTarget(name: "PGTransportTests", dependencies: ["PGTransport"], swiftSettings: strict),
         .testTarget(
             name: "PGClientTests",
-            dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Tracing", package: "swift-distributed-tracing"),
+                           .product(name: "InMemoryTracing", package: "swift-distributed-tracing")],
             swiftSettings: strict
         ),
     ]

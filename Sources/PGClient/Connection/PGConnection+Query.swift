@@ -134,6 +134,14 @@ extension PGConnection {
     /// pool retries on a connection it picks again); then `StaleStatement` is thrown.
     nonisolated(nonsending) func run(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool = true,
                          afterSend: (@Sendable () -> Void)? = nil) async throws -> PGRowStream {
+        if let tracer {
+            return try await runInSpan(tracer, sql, bindings, timeout: timeout, retryStale: retryStale, afterSend: afterSend)
+        }
+        return try await runUntraced(sql, bindings, timeout: timeout, retryStale: retryStale, afterSend: afterSend)
+    }
+
+    nonisolated(nonsending) func runUntraced(_ sql: String, _ bindings: [any PGEncodable], timeout: Duration?, retryStale: Bool,
+                                             afterSend: (@Sendable () -> Void)?) async throws -> PGRowStream {
         var retried = false
         var afterSend = afterSend
         /// The stream when the request started well; nil to run it again (a stale statement, once); or throws.

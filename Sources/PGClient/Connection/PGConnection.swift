@@ -3,6 +3,7 @@ import PGCrypto
 import PGTransport
 import PGWire
 import Synchronization
+import Tracing
 
 /// One connection to a PostgreSQL server.
 ///
@@ -33,6 +34,9 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
     let fd: Int32
     /// The TLS session when the connection is encrypted; nil for a plain one (set once, before any I/O).
     nonisolated let tls: PGTLSSession?
+    /// The tracer in effect when the connection was opened (bootstrapped, or bound by `withTracer` around
+    /// `connect`); nil when it is the no-op tracer, so an untraced query pays one nil check.
+    nonisolated let tracer: (any Tracer)?
 
     @exclusivity(unchecked) var decoder: PGBackendMessageDecoder
     @exclusivity(unchecked) var out: PGWriteBuffer = PGWriteBuffer(capacity: 4096)
@@ -238,6 +242,8 @@ public actor PGConnection: PGEventHandler, PGRowStreamOwner {
         self.host = host
         self.eventLoop = loop
         self.configuration = configuration
+        let tracer = InstrumentationSystem.tracer
+        self.tracer = tracer is NoOpTracer ? nil : tracer
         var logger = logger
         logger[metadataKey: "pg.connection.id"] = "\(id)"
         self.logger = logger

@@ -36,7 +36,7 @@ extension PGPool {
             await release(connection, request: request)
             throw error
         }
-        stream.whenFinished { Task { await self.release(connection, request: request) } }
+        stream.whenFinished { _ in Task { await self.release(connection, request: request) } }
         return PGRowSequence(stream: stream)
     }
 

@@ -34,7 +34,7 @@ final class PGRowStream: @unchecked Sendable {
         var abandoned = false
         var receivedAny = false
         var recoverable = false
-        var onFinish: (@Sendable () -> Void)?
+        var onFinish: (@Sendable (Completion) -> Void)?
         /// The request; 0 until a submitted stream is started on the connection's loop.
         var unit: UInt64 = 0
         /// The consumer was cancelled before the request started (submitted streams only).
@@ -170,7 +170,7 @@ final class PGRowStream: @unchecked Sendable {
 
     /// Ends the stream.
     func finish(_ completion: Completion) {
-        var hook: (@Sendable () -> Void)?
+        var hook: (@Sendable (Completion) -> Void)?
         let waiter = withState { s -> UnsafeContinuation<Bool, Never>? in
             guard s.completion == nil else { return nil }
             s.completion = completion
@@ -181,17 +181,24 @@ final class PGRowStream: @unchecked Sendable {
             return w
         }
         waiter?.resume(returning: true)
-        hook?()
+        hook?(completion)
     }
 
-    /// Runs `hook` once the result has ended (at once if it already has).
-    func whenFinished(_ hook: @escaping @Sendable () -> Void) {
-        let runNow = withState { s -> Bool in
-            if s.completion != nil { return true }
-            s.onFinish = hook
-            return false
+    /// Runs `hook` once the result has ended (at once if it already has), after any hook added before.
+    func whenFinished(_ hook: @escaping @Sendable (Completion) -> Void) {
+        let ended = withState { s -> Completion? in
+            if let done = s.completion { return done }
+            if let earlier = s.onFinish {
+                s.onFinish = { completion in
+                    earlier(completion)
+                    hook(completion)
+                }
+            } else {
+                s.onFinish = hook
+            }
+            return nil
         }
-        if runNow { hook() }
+        if let ended { hook(ended) }
     }
 
     /// True once rows or the end are available (what `waitForFirstEvent` waits for).
