@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PGWire", targets: ["PGWire"]),
         .library(name: "PGPoolCore", targets: ["PGPoolCore"]),
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
+        .library(name: "PGStoreSupport", targets: ["PGStoreSupport"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,9 +52,22 @@ let package = Package(
             dependencies: ["PGClient", "PGWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .target(
+            name: "PGStoreSupport",
+            dependencies: [
+                "PGClient", "PGWire", "PGCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tusk",
-            dependencies: ["PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
@@ -64,6 +79,17 @@ let package = Package(
             dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Tracing", package: "swift-distributed-tracing"),
                            .product(name: "InMemoryTracing", package: "swift-distributed-tracing")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PGStoreSupportTests",
+            dependencies: [
+                "PGStoreSupport", "PGClient", "PGWire", "PGTestSupport",
+                // Built first so tests can run `tusk` as an OS process (two migrators at once, CLI failure lines).
+                "tusk",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strict
         ),
     ]
