@@ -215,4 +215,14 @@ import Testing
             await pool.shutdown()
         }
     }
+
+    /// PgBouncer compares the DateStyle a client asked for with what the server reports and sends
+    /// `SET DateStyle` before every transaction when they differ: Tusk asks in the server's own form.
+    @Test func theStartupDateStyleIsTheFormTheServerReports() async throws {
+        let c = try await TestDB.connect()
+        let reported = await c.serverParameters["DateStyle"]
+        #expect(reported == "ISO, MDY")
+        #expect(try await c.queryOne("SHOW DateStyle", as: String.self) == "ISO, MDY")
+        await c.close()
+    }
 }
