@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "PGPoolCore", targets: ["PGPoolCore"]),
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
         .library(name: "PGStoreSupport", targets: ["PGStoreSupport"]),
+        .library(name: "PGRateLimiter", targets: ["PGRateLimiter"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
@@ -61,6 +62,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PGRateLimiter",
+            dependencies: [
+                "PGStoreSupport", "PGClient", "PGPoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tusk",
             dependencies: [
@@ -79,6 +89,11 @@ let package = Package(
             dependencies: ["PGClient", "PGTestSupport", "PGWire", "PGTransport", "PGPoolCore", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Tracing", package: "swift-distributed-tracing"),
                            .product(name: "InMemoryTracing", package: "swift-distributed-tracing")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PGRateLimiterTests",
+            dependencies: ["PGRateLimiter", "PGStoreSupport", "PGClient", "PGTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
