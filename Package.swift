@@ -53,6 +53,11 @@ let package = Package(
             dependencies: ["PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tusk-test-worker",
+            dependencies: ["PGClient", "PGTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),
