@@ -174,15 +174,29 @@ import Testing
         }
     }
 
+    /// Bytes waiting unread in the receive queue of this process's TCP socket on 127.0.0.1 with local port `port`
+    /// (from /proc/net/tcp); nil when there is no such socket.
+    static func receiveQueue(localPort port: Int) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ")
+            guard f.count > 4, let local = f[1].split(separator: ":").last, Int(local, radix: 16) == port,
+                  let rx = f[4].split(separator: ":").last else { continue }
+            return Int(rx, radix: 16)
+        }
+        return nil
+    }
+
     /// Streaming keeps memory flat through backpressure: a consumer that stops taking rows makes the connection
-    /// stop reading its socket once the stream's buffer is full, so the server blocks writing (its backend waits on
-    /// `ClientWrite`) with most of the ~100 MB result unsent, instead of the client buffering it. Asserted on this
-    /// connection's own backend and rows, not on the process's resident memory, which the suites that plain
-    /// `swift test` runs in parallel share (seen: +156 MB from others).
+    /// stop reading its socket once the stream's buffer is full. Then the socket's receive queue stays full and
+    /// unchanged and the server blocks writing (its backend waits on `ClientWrite`) with most of the ~100 MB
+    /// result unsent. Asserted on this connection's own socket and backend, not on the process's resident memory,
+    /// which the suites that plain `swift test` runs in parallel share (seen: +156 MB from others).
     @Test func streamingAResultLargerThanMemoryBoundsKeepsMemoryFlat() async throws {
         let observer = try await TestDB.connect()
         try await TestDB.withConnection { c in
             let pid = await c.backendProcessID
+            let port = try await observer.queryOne("SELECT client_port FROM pg_stat_activity WHERE pid = \(pid)", as: Int.self)
             // 300,000 rows of ~310 bytes: about 100 MB, far more than socket buffers and the stream's high watermark.
             let rows = try await c.query("SELECT i, repeat('x', 300) FROM generate_series(1, 300000) i").decode((Int, String).self)
             var iterator = rows.makeAsyncIterator()
@@ -196,17 +210,22 @@ import Testing
                 }
             }
             try await take(1_000)
-            // The consumer pauses: the server must end up blocked writing to this connection (five samples in a
-            // row over half a second), within a bound.
-            let deadline = ContinuousClock.now + .seconds(10)
-            var blocked = 0
-            while blocked < 5, ContinuousClock.now < deadline {
+            // The consumer pauses. Within a bound, the client must stop reading (its receive queue full and the
+            // same over five samples in half a second) and the server must be blocked writing to it.
+            let deadline = ContinuousClock.now + .seconds(15)
+            var held = 0
+            var last: Int?
+            var seen: [String] = []
+            while held < 5, ContinuousClock.now < deadline {
                 let event = try await observer.queryOne(
                     "SELECT coalesce((SELECT wait_event FROM pg_stat_activity WHERE pid = \(pid)), '')", as: String.self)
-                blocked = event == "ClientWrite" ? blocked + 1 : 0
+                let queued = Self.receiveQueue(localPort: port)
+                seen.append("\(event)/\(queued.map(String.init) ?? "-")")
+                held = event == "ClientWrite" && (queued ?? 0) > 0 && queued == last ? held + 1 : 0
+                last = queued
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(blocked == 5, "the server was not held back: the client read on while its consumer paused")
+            #expect(held == 5, "the client read on while its consumer paused: \(seen.suffix(10))")
             try await take(300_000)
             #expect(count == 300_000)
         }
