@@ -59,9 +59,11 @@ import Testing
         #expect(outcomes.filter { $0 }.count == 0)
     }
 
-    @Test func cancellingTheTaskCancelsTheQueryWithinASecond() async throws {
+    /// The cancel ends the sleep long before its 20 s: bounded at 5 s, which also holds while the suites that
+    /// plain `swift test` runs in parallel load the machine (a 1 s bound was seen missed by 0.3 s there).
+    @Test func cancellingTheTaskCancelsTheQueryLongBeforeItEnds() async throws {
         let c = try await TestDB.connect()
-        let task = Task { try await c.query("SELECT pg_sleep(10)").collect() }
+        let task = Task { try await c.query("SELECT pg_sleep(20)").collect() }
         try await Task.sleep(for: .milliseconds(300))
         let start = ContinuousClock.now
         task.cancel()
@@ -72,7 +74,7 @@ import Testing
             #expect(e.code == .cancelled, "\(e)")
             #expect(e.sqlState == .queryCanceled)
         }
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < .seconds(5), "cancelled after \(ContinuousClock.now - start)")
         // The connection is still usable.
         let rows = try await c.query("SELECT 1::int4").collect()
         #expect(try rows[0].decode(Int.self, column: 0) == 1)

@@ -422,13 +422,17 @@ import Testing
 }
 
 @Suite struct SingleReaderTests {
+    /// The result stays open until the test lets it end (its last row waits for an advisory lock the test
+    /// holds), so the second reader certainly comes while the first is reading, however loaded the machine
+    /// (suites running in parallel) — a fixed pause was seen outlasted there.
     @Test func aSecondConcurrentReaderGetsATypedErrorInsteadOfWaitingForever() async throws {
+        let gate = try await TestDB.connect()
+        let key = Int64.random(in: 1_000_000...9_000_000)
+        _ = try await gate.execute("SELECT pg_advisory_lock(\(key))")
         try await TestDB.withConnection { c in
-            // 100 KB of rows arrive at once (the server flushes its buffer), then the last row after a pause.
+            // 100 KB of rows arrive at once (the server flushes its buffer), then the last row once the gate opens.
             let rows = try await c.query(
-                "SELECT repeat('x', 100) FROM generate_series(1, 1000) UNION ALL SELECT 'end' FROM pg_sleep(2)")
-            // The second reader comes once the first is reading (it has a row), not after a fixed sleep that a
-            // loaded machine (suites running in parallel) may outlast before the first task even starts.
+                "SELECT repeat('x', 100) FROM generate_series(1, 1000) UNION ALL SELECT 'end' FROM (SELECT pg_advisory_xact_lock(\(key))) g")
             let (reading, readingContinuation) = AsyncStream.makeStream(of: Void.self)
             let first = Task {
                 var n = 0
@@ -443,14 +447,17 @@ import Testing
                 return await it.next() != nil
             }
             do {
-                _ = try await within(.seconds(2), "the second reader") { try await rows.collect().count }
+                // Refused at once; accepted, it would wait for the gate, and the bound ends the wait.
+                _ = try await within(.seconds(10), "the second reader") { try await rows.collect().count }
                 Issue.record("a second concurrent reader was accepted")
             } catch let e as PGError {
                 #expect(e.code == .misuse, "\(e)")
             }
-            #expect(try await first.value == 1001)
+            _ = try await gate.execute("SELECT pg_advisory_unlock(\(key))")
+            #expect(try await within(.seconds(10), "the first reader") { try await first.value } == 1001)
             #expect(try await c.queryOne("SELECT 2", as: Int.self) == 2)
         }
+        await gate.close()
     }
 }
 

@@ -177,7 +177,19 @@ import Testing
     /// Bytes waiting unread in the receive queue of this process's TCP socket on 127.0.0.1 with local port `port`
     /// (from /proc/net/tcp); nil when there is no such socket.
     static func receiveQueue(localPort port: Int) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        // Read to EOF with read(2): /proc files report size 0, and with hundreds of sockets open (suites running
+        // in parallel) the table spans many pages.
+        let fd = open("/proc/net/tcp", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ")
             guard f.count > 4, let local = f[1].split(separator: ":").last, Int(local, radix: 16) == port,
