@@ -80,6 +80,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tusk-test-worker",
+            dependencies: ["PGClient", "PGTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire", "PGCrypto"], swiftSettings: strict),
         .testTarget(name: "PGPoolCoreTests", dependencies: ["PGPoolCore"], swiftSettings: strict),

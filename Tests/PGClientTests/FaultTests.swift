@@ -8,7 +8,7 @@ import Testing
         let pg = try await TestDB.server()
         let c = try await TestDB.connect()
         let pid = await c.backendProcessID
-        let sleeper = Task { try await c.query("SELECT pg_sleep(10)").collect() }
+        let sleeper = Task { try await c.query("SELECT pg_sleep(\(Promptly.sleepSeconds))").collect() }
         try await Task.sleep(for: .milliseconds(300))
         _ = try await pg.psql("SELECT pg_terminate_backend(\(pid))")
         let start = ContinuousClock.now
@@ -18,7 +18,7 @@ import Testing
         } catch let e as PGError {
             #expect(e.code == .connectionClosed || e.code == .server, "\(e)")
         }
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < Promptly.bound, "failed after \(ContinuousClock.now - start)")
         #expect(c.isClosed)
         do {
             _ = try await c.query("SELECT 1")
@@ -35,7 +35,7 @@ import Testing
         // The sleeper goes first; 49 more queue behind it on the same connection.
         let sleeper = Task { () -> Bool in
             do {
-                _ = try await c.query("SELECT pg_sleep(10)").collect()
+                _ = try await c.query("SELECT pg_sleep(\(Promptly.sleepSeconds))").collect()
                 return true
             } catch { return false }
         }
@@ -51,7 +51,7 @@ import Testing
         let tasks = [sleeper] + queued
         try await Task.sleep(for: .milliseconds(200))
         _ = try await pg.psql("SELECT pg_terminate_backend(\(pid))")
-        let outcomes = try await within(.seconds(2), "queued requests") {
+        let outcomes = try await within(Promptly.bound, "queued requests") {
             var r: [Bool] = []
             for t in tasks { r.append(await t.value) }
             return r
@@ -59,9 +59,11 @@ import Testing
         #expect(outcomes.filter { $0 }.count == 0)
     }
 
-    @Test func cancellingTheTaskCancelsTheQueryWithinASecond() async throws {
+    /// The cancel ends the sleep long before its end (``Promptly``: a 1 s bound was seen missed under the load of
+    /// plain `swift test`).
+    @Test func cancellingTheTaskCancelsTheQueryLongBeforeItEnds() async throws {
         let c = try await TestDB.connect()
-        let task = Task { try await c.query("SELECT pg_sleep(10)").collect() }
+        let task = Task { try await c.query("SELECT pg_sleep(\(Promptly.sleepSeconds))").collect() }
         try await Task.sleep(for: .milliseconds(300))
         let start = ContinuousClock.now
         task.cancel()
@@ -72,7 +74,7 @@ import Testing
             #expect(e.code == .cancelled, "\(e)")
             #expect(e.sqlState == .queryCanceled)
         }
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < Promptly.bound, "cancelled after \(ContinuousClock.now - start)")
         // The connection is still usable.
         let rows = try await c.query("SELECT 1::int4").collect()
         #expect(try rows[0].decode(Int.self, column: 0) == 1)
@@ -107,7 +109,7 @@ import Testing
         let first = Task { try await c.execute(sql, [0.5, [UInt8]([1])]) }
         try await Task.sleep(for: .milliseconds(50))
         let big = [UInt8](repeating: 7, count: 64 << 20)
-        let second = Task { try await c.execute(sql, [5.0, big]) }
+        let second = Task { try await c.execute(sql, [Promptly.sleepSeconds, big]) }
         try await Task.sleep(for: .milliseconds(200))
         let start = ContinuousClock.now
         second.cancel()
@@ -119,8 +121,8 @@ import Testing
             // Cancelled by the server, so the request was sent (not failed unsent before it started).
             #expect(e.sqlState == .queryCanceled, "\(e)")
         }
-        // Without the wait: the sleep's 5 s. With it: the first query's rest, the write, and the cancel.
-        #expect(ContinuousClock.now - start < .seconds(3), "cancelled after \(ContinuousClock.now - start)")
+        // Without the wait: the whole sleep (``Promptly``). With it: the first query's rest, the write, and the cancel.
+        #expect(ContinuousClock.now - start < Promptly.bound, "cancelled after \(ContinuousClock.now - start)")
         _ = try await first.value
         #expect(try await c.queryOne("SELECT 1", as: Int.self) == 1)
         await c.close()

@@ -72,3 +72,14 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         store.append("\(event.level) \(event.message) \(metadata.merging(event.metadata ?? [:]) { $1 })")
     }
 }
+
+/// Bounds for "at once" in tests that measure wall-clock time. Plain `swift test` runs the suites in parallel,
+/// on a 2-core machine that may be building something else at the same time (load 6 and more): there a prompt
+/// cancel was seen taking 6 s. So a test bounds "at once" by ``bound`` and makes the failure it guards against
+/// take far longer (a server sleep of ``sleepSeconds`` that a missed cancel or a missed close would wait out).
+enum Promptly {
+    /// How long something that should happen at once may take before the test calls it a failure.
+    static let bound: Duration = .seconds(15)
+    /// A server-side sleep (seconds) that only a failure waits out: four times ``bound``.
+    static let sleepSeconds = 60.0
+}
