@@ -82,7 +82,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tusk-test-worker",
-            dependencies: ["PGClient", "PGTestSupport"],
+            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter"],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
@@ -98,7 +98,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PGRateLimiterTests",
-            dependencies: ["PGRateLimiter", "PGStoreSupport", "PGClient", "PGTestSupport"],
+            // The worker executable is built first: the multi-process tests run it.
+            dependencies: ["PGRateLimiter", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
             swiftSettings: strict
         ),
         .testTarget(

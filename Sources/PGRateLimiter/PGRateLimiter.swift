@@ -368,6 +368,7 @@ public final class PGRateLimiter: Sendable {
         case .none: return RateAnswer(admitted: true, remaining: -1, retryAfter: .zero, at: nil)
         }
         let (name, timeout) = (self.name, options.statementTimeout)
+        let sent = ContinuousClock.now
         let row = try await store.run("limiter \(name)", deadline: min(deadline, .now + timeout)) { pool in
             try await pool.queryOptional(PGQuery(unsafeSQL: sql, [name, key, a, b, Int64(cost)]), as: (Bool, Int64, Int64, Date?).self)
         }
@@ -376,7 +377,11 @@ public final class PGRateLimiter: Sendable {
         guard let (admitted, remaining, retryMicros, at) = row else {
             return RateAnswer(admitted: false, remaining: 0, retryAfter: .microseconds(max(1, a)), at: nil)
         }
-        return RateAnswer(admitted: admitted, remaining: Int(remaining), retryAfter: .microseconds(max(1, retryMicros)), at: at)
+        // The retry-after is counted from when the database decided; the reply took about half the round trip
+        // to come back and the next request will take about as long to arrive: start it that much earlier.
+        let early = (ContinuousClock.now - sent)
+        let retry = Duration.microseconds(max(1, retryMicros))
+        return RateAnswer(admitted: admitted, remaining: Int(remaining), retryAfter: retry > early ? retry - early : .microseconds(1), at: at)
     }
 
     /// A concurrency slot: one statement (plus, the first time for a key, one creating the slot rows).

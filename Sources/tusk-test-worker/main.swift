@@ -16,6 +16,7 @@ let scenarios: [String: any WorkerScenario.Type] = [
     PingScenario.name: PingScenario.self,
     HoldLocksScenario.name: HoldLocksScenario.self,
     LedgerWriterScenario.name: LedgerWriterScenario.self,
+    RateLimitScenario.name: RateLimitScenario.self,
 ]
 
 let arguments = WorkerArguments(CommandLine.arguments.dropFirst())
