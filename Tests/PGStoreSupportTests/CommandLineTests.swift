@@ -63,6 +63,7 @@ import Testing
         let line = try #require(oneLine(r))
         #expect(line.hasPrefix("tusk: cannot reach the database: "))
         #expect(line.contains("127.0.0.1:\(port)"))
+        #expect(line.contains("Connection refused"))
         #expect(!r.stderr.contains("s3cret"))
     }
 
@@ -76,6 +77,7 @@ import Testing
         #expect(line == "tusk: role \"\(runtime.name)\" may not create schema \"\(schema)\": it lacks CREATE on database \"tusk\"; "
                 + "as the database owner run `GRANT CREATE ON DATABASE \"tusk\" TO \"\(runtime.name)\";` or run setup as a role that has it")
         #expect(!r.stderr.contains(runtime.password))
+        #expect(r.stdout.isEmpty, "refused before asking or listing anything")
     }
 
     @Test func invalidSchemaNamesAreOneLine() async throws {
@@ -135,6 +137,9 @@ import Testing
         #expect(grants.status == 0)
         #expect(grants.stdout.contains("GRANT USAGE ON SCHEMA \"\(schema)\" TO \"app\";"))
         #expect(grants.stdout.contains("-- queue: no migrations yet, nothing to grant"))
+        let testGrants = try await TuskBinary.run(["grants", "tusk_selftest", "--test-store", "--role", "app", "--schema", schema])
+        #expect(testGrants.stdout.hasSuffix("\n-- tusk_selftest\nGRANT SELECT, INSERT, UPDATE ON TABLE \"\(schema)\".\"selftest_items\" TO \"app\";\n"))
+        #expect(testGrants.stdout.components(separatedBy: "GRANT USAGE ON SCHEMA").count == 2, "schema USAGE printed once")
     }
 
     @Test func helpReadsLikeAManPage() async throws {

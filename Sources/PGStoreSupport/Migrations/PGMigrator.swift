@@ -182,6 +182,20 @@ public struct PGMigrator: Sendable {
         }
     }
 
+    /// Throws `.permissionDenied` naming the GRANT that is missing when the connected role could not
+    /// apply the pending migrations (CREATE on the database for a missing schema, CREATE on the schema
+    /// otherwise). `tusk setup` calls it before asking for confirmation; ``apply(on:)`` checks again
+    /// under the lock.
+    ///
+    /// ```swift
+    /// try await migrator.checkPrivileges(on: connection)
+    /// ```
+    public func checkPrivileges(on connection: PGConnection) async throws(PGStoreError) {
+        let state = try await readState(on: connection)
+        guard !(try plan(state: state)).isEmpty else { return }
+        try await storeCall(nil) { try await checkCreatePrivilege(on: connection, schemaExists: state.schemaExists) }
+    }
+
     /// Throws `.permissionDenied` naming the GRANT that is missing, before any DDL runs.
     func checkCreatePrivilege(on c: PGConnection, schemaExists: Bool) async throws {
         let row = try await c.queryOne("""
