@@ -87,8 +87,8 @@ public struct PGMigrator: Sendable {
     }
 
     static func fixed(_ name: String) -> PGStoreIdentifier {
-        // The support names are constants well inside the limits.
-        (try? PGStoreIdentifier(name)) ?? (try? PGStoreIdentifier("tusk_invalid"))!
+        // The support names are constants well inside the limits; validation cannot fail for them.
+        (try? PGStoreIdentifier(name)) ?? PGStoreIdentifier(constant: "tusk_invalid_name")
     }
 
     // MARK: Plan
