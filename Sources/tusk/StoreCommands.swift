@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import PGClient
+import PGRateLimiter
 import PGStoreSupport
 
 /// Options every store command shares.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The schema holding the stores' tables (1 to 63 bytes, no NUL).", valueName: "schema"))
-    var schema: String = "tusk"
+    var schema: String = StoreOptions.defaultSchema
+
+    static let defaultSchema = "tusk"
+
+    /// True when --schema was given (not the default).
+    var schemaWasGiven: Bool { schema != Self.defaultSchema }
 
     @Option(help: ArgumentHelp(
         "postgres:// URL or keyword/value string; default DATABASE_URL, else PGHOST, PGPORT, PGUSER, PGDATABASE (PGPASSWORD and ~/.pgpass supply the password).",
@@ -24,6 +30,7 @@ struct StoreOptions: ParsableArguments {
     /// The selected stores, plus the test store with the hidden `--test-store` flag (a test hook: the
     /// package's tests run two `tusk migrate apply --test-store` processes at once).
     func stores(_ name: String) throws(PGStoreError) -> [PGStoreDefinition] {
+        registerStores()
         if testStore && name == PGStoreDefinition.selfTest.name { return [.selfTest] }
         return try PGStoreRegistry.stores(named: name) + (testStore ? [.selfTest] : [])
     }
@@ -296,4 +303,9 @@ struct GrantsCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The stores built so far register their definitions (migrations, grants) with the registry.
+func registerStores() {
+    PGStoreRegistry.register(PGRateLimiterSchema.definition)
 }
