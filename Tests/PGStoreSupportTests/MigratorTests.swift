@@ -206,6 +206,13 @@ import Tracing
         let owned = try PGStoreDatabase(.url(url))
         #expect(owned.ownsConnections)
         #expect(try await owned.write { c in try await c.queryOne("SELECT 1::int8", as: Int64.self) } == 1)
+        // A store's start on a database: off fails typed, on migrates, then off passes.
+        let m = try migrator(StoreTestServer.uniqueSchema())
+        let missing = await #expect(throws: PGStoreError.self) { try await m.prepare(autoCreate: false, on: owned) }
+        #expect(missing?.code == .schemaMissing)
+        try await m.prepare(autoCreate: true, on: owned)
+        try await m.prepare(autoCreate: false, on: owned)
+        #expect(try await m.apply(on: owned).isEmpty)
         await owned.shutdown()
 
         let appPool = PGPool(configuration: try PGConnectionConfiguration(url))
