@@ -218,10 +218,13 @@ struct LimiterFixture {
 
     @Test func shadowModeAdmitsWhatItWouldDeny() async throws {
         let f = try await LimiterFixture.make()
-        let limiter = try f.store.limiter("shadow", .perSecond(1), options: .init(shadow: true))
+        // One per minute: without shadow mode the second acquire would wait a minute (and time out).
+        let limiter = try f.store.limiter("shadow", .perSecond(1.0 / 60), options: .init(shadow: true))
         _ = try await limiter.acquire()
-        let second = try await limiter.acquire(timeout: .milliseconds(100))
+        let started = ContinuousClock.now
+        let second = try await limiter.acquire(timeout: .seconds(20))
         #expect(second.shadow)
+        #expect(ContinuousClock.now - started < .seconds(15))
         await f.finish()
     }
 
