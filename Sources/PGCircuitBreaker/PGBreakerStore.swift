@@ -216,6 +216,25 @@ public final class PGBreakerStore: Sendable {
         if ContinuousClock.now - last >= configuration.refreshInterval { await refresh() }
     }
 
+    /// Flushes every breaker's counted outcomes now instead of at the next interval (the background task
+    /// does this every ``Configuration/flushInterval``; call it before a planned shutdown or in tests).
+    ///
+    /// ```swift
+    /// await store.flush()
+    /// ```
+    public func flush() async { await flushAll() }
+
+    /// Re-reads every breaker's shared state now and ends expired cooldowns (the background task does this
+    /// every ``Configuration/refreshInterval``); during an outage it tries to reconcile instead.
+    ///
+    /// ```swift
+    /// await store.refreshNow()
+    /// ```
+    public func refreshNow() async {
+        guard backend != nil else { return }
+        if decidesLocally { await reconcile() } else { await refresh() }
+    }
+
     func flushAll() async {
         let breakers = runState.withLock { Array($0.breakers.values) }
         for b in breakers {
