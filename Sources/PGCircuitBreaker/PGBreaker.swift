@@ -106,6 +106,7 @@ public final class PGBreaker: Sendable {
             case .forcedOpen: return .reject(.forcedOpen, nil)
             case .open, .halfOpen:
                 if c.state == .open, let until = c.openUntil, now < until { return .reject(.open, until - now) }
+                if !local, c.state == .halfOpen, let taken = c.probesTakenUntil, now < taken { return .reject(.halfOpen, nil) }
                 guard local else { return .askDatabase }
                 if c.state == .open { c.halfOpenLocally(policy) }
                 if c.localProbesLeft > 0 {
@@ -129,6 +130,7 @@ public final class PGBreaker: Sendable {
                     let old = c.apply(state, generation: generation, remaining: remaining, now: now)
                     if let old { store.logTransition(self, from: old, to: state, why: "seen in the database") }
                     if granted { return .probe(epoch: c.epoch, generation: generation) }
+                    if c.state == .halfOpen { c.probesTakenUntil = now + store.configuration.flushInterval }
                     switch c.state {
                     case .closed: return .normal(epoch: c.epoch)
                     case .disabled: return .untracked

@@ -113,6 +113,8 @@ struct PGBreakerCore: Sendable {
     var openedCount = 0
     /// Opened from local evidence while the database was unreachable: published when it returns.
     var openedLocally = false
+    /// Half-open with every permit handed out: until then refuse without asking the database again.
+    var probesTakenUntil: ContinuousClock.Instant?
 
     /// A state from the database (a flush, probe, refresh or NOTIFY). Older generations are ignored.
     /// Returns the previous state when this changed it.
@@ -127,6 +129,7 @@ struct PGBreakerCore: Sendable {
         state = newState
         generation = g
         epoch += 1
+        probesTakenUntil = nil
         pending = PGBreakerPending()
         openUntil = newState == .open ? now + remaining : nil
         openedLocally = false

@@ -206,6 +206,7 @@ public final class PGBreakerStore: Sendable {
     // MARK: - Background work
 
     func tick() async {
+        guard !Task.isCancelled else { return }
         if decidesLocally {
             let last = runState.withLock { $0.lastRefresh }
             if ContinuousClock.now - last >= configuration.refreshInterval { await reconcile() }
@@ -307,7 +308,8 @@ public final class PGBreakerStore: Sendable {
 
     /// Switches to local decisions, loudly (a log line on the change, the gauge, the status).
     func enterFallback(_ error: any Error) {
-        guard backend != nil else { return }
+        guard backend != nil, !Task.isCancelled, !(error is CancellationError),
+              (error as? PGStoreError)?.code != .cancelled else { return }
         let reason = (error as? PGStoreError)?.message ?? "\(error)"
         let changed = runState.withLock { s -> Bool in
             guard !s.status.isFallback else { return false }

@@ -154,6 +154,49 @@ import Testing
         await f.finish()
     }
 
+    /// A probe whose process died never reports: after the probe timeout, the permits are handed out again.
+    @Test func probesThatNeverReportAreHandedOutAgainAfterTheProbeTimeout() async throws {
+        let f = try await BreakerFixture.make()
+        var policy = PGBreakerPolicy(cooldown: .seconds(10), failureLimit: PGBreakerFraction(5, 10))
+        policy.probeTimeout = .seconds(5)
+        let b = try f.store.breaker("dead", policy: policy)
+        try await f.store.open("dead", for: .seconds(10))
+        try await f.advance(.seconds(11))
+        // Another process takes the only permit and is killed before it reports.
+        let granted = try await f.admin.queryOne(
+            "SELECT o_granted FROM \(identifier: f.schema).rc_circuit_breaker_probe('dead', 'ghost', 'none', 5000, 1)", as: Bool.self)
+        #expect(granted)
+        await f.store.refreshNow()
+        #expect(b.state == .halfOpen)
+        #expect(try await call(b, fails: false) == false, "the one permit is taken")
+        try await f.advance(.seconds(6))
+        try await Task.sleep(for: .milliseconds(80))   // the local "permits taken" note lasts one flush interval
+        #expect(try await call(b, fails: false), "a new round after the probe timeout")
+        #expect(b.state == .closed)
+        let whys = try await f.store.transitions(of: "dead").map(\.why)
+        #expect(whys.contains("probes did not report in time; new round"), "\(whys)")
+        await f.finish()
+    }
+
+    /// Slow calls count too: 3 of 4 calls slower than 20 ms open it, though none failed.
+    @Test func aSlowCallRateOpensTheBreaker() async throws {
+        let f = try await BreakerFixture.make()
+        var policy = PGBreakerPolicy(cooldown: .seconds(30), failureLimit: PGBreakerFraction(5, 10))
+        policy.slowCallDuration = .milliseconds(20)
+        policy.slowCallLimit = PGBreakerFraction(3, 4)
+        policy.minimumCalls = 4
+        let b = try f.store.breaker("slow", policy: policy)
+        try await b.run {}
+        for _ in 0..<2 { try await b.run { try await Task.sleep(for: .milliseconds(30)) } }
+        await f.store.flush()
+        #expect(b.state == .closed, "2 slow of 3 calls: under the minimum of 4")
+        try await b.run { try await Task.sleep(for: .milliseconds(30)) }
+        await f.store.flush()
+        #expect(b.state == .open)
+        #expect(try await f.store.list().first?.reason.contains("slow") == true)
+        await f.finish()
+    }
+
     /// Forced open, disabled, closed and reset from code; a time window with a minimum number of calls.
     @Test func adminStatesAndTimeWindows() async throws {
         let f = try await BreakerFixture.make(instances: 2)

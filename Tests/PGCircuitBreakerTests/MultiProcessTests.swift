@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct MultiProcessTests {
     @Test func oneProcessTripsAndTheOthersRefuseRightAfterTheDecision() async throws {
         let f = try await BreakerFixture.make()
-        let cycles = 20
+        let cycles = 50
         let roles = ["fail", "observe", "observe", "observe"]
         let workers = try PGWorkerProcess.start(count: 4, "breaker") { i in
             ["--url", f.pg.url(), "--schema", f.schema, "--key", "shared_external_api", "--role", roles[i],
