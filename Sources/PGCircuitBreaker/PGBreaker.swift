@@ -25,7 +25,7 @@ public final class PGBreaker: Sendable {
     public let resourceKey: String
     /// The policy.
     public let policy: PGBreakerPolicy
-    unowned let store: PGBreakerStore
+    let store: PGBreakerStore
     let core = Mutex(PGBreakerCore())
     let metrics: Metrics
 

@@ -186,7 +186,7 @@ public final class PGBreakerStore: Sendable {
     }
 
     /// Stops the background task and the listener, flushes what is counted, and closes the pool when the
-    /// store opened it.
+    /// store opened it. Breakers of a shut-down store keep deciding from their last local state.
     public func shutdown() async {
         let tasks = runState.withLock { s -> [Task<Void, Never>] in
             defer { s.tasks = [] }
@@ -195,6 +195,8 @@ public final class PGBreakerStore: Sendable {
         for t in tasks { t.cancel() }
         if backend != nil, !decidesLocally { await flushAll() }
         await backend?.database.shutdown()
+        // Breakers hold their store; forgetting them here ends the cycle.
+        runState.withLock { $0.breakers = [:] }
     }
 
     /// The SQL `tusk setup breaker --dry-run` prints for this store.
