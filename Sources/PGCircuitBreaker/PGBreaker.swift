@@ -183,13 +183,13 @@ public final class PGBreaker: Sendable {
             return
         case .normal(let epoch):
             let local = store.decidesLocally
-            let published = store.storageStatus == .memory
+            let published = local && store.backend == nil
             let now = ContinuousClock.now
             let tripped = core.withLock { c -> String? in
                 guard c.epoch == epoch, c.state == .closed else { return nil }
                 c.window.add(failed: failed, slow: slow, at: now, policy: policy)
                 guard !local else {
-                    guard let why = c.window.tripReason(policy, at: now) else { return nil }
+                    guard failed || slow || policy.minimumCalls > 0, let why = c.window.tripReason(policy, at: now) else { return nil }
                     c.openLocally(policy, now: now, published: published)
                     return why
                 }
@@ -216,7 +216,7 @@ public final class PGBreaker: Sendable {
     /// A probe's outcome decided locally (in-memory storage or an outage). `epoch` nil: any current half-open.
     private func recordLocalProbe(epoch: Int64?, failed: Bool) {
         let now = ContinuousClock.now
-        let published = store.storageStatus == .memory
+        let published = store.backend == nil
         let change = core.withLock { c -> (PGBreakerState, String)? in
             guard c.state == .halfOpen, epoch == nil || c.epoch == epoch else { return nil }
             if failed { c.localProbeFailures += 1 } else { c.localProbeSuccesses += 1 }

@@ -76,6 +76,8 @@ public final class PGBreakerStore: Sendable {
     let fallbackTotal: Counter
     let statementsTotal: Counter
     let runState: Mutex<RunState>
+    /// True with in-memory storage or during an outage (read on every call, so an atomic, not the lock).
+    private let local: Atomic<Bool>
 
     struct RunState {
         var status: PGBreakerStorageStatus
@@ -107,6 +109,7 @@ public final class PGBreakerStore: Sendable {
                                statements: try PGBreakerSchema.Statements(names: names),
                                migrator: PGMigrator(schema: schema, stores: [PGBreakerSchema.definition], overrides: ["breaker": overrides]))
         self.runState = Mutex(RunState(status: .database))
+        self.local = Atomic(false)
         (fallbackGauge, fallbackTotal, statementsTotal) = Self.metrics(observability)
     }
 
@@ -114,6 +117,7 @@ public final class PGBreakerStore: Sendable {
         self.configuration = configuration
         self.backend = nil
         self.runState = Mutex(RunState(status: .memory))
+        self.local = Atomic(true)
         (fallbackGauge, fallbackTotal, statementsTotal) = Self.metrics(observability)
     }
 
@@ -135,7 +139,7 @@ public final class PGBreakerStore: Sendable {
     public var storageStatus: PGBreakerStorageStatus { runState.withLock { $0.status } }
 
     /// True with in-memory storage or during an outage: decisions come from local state only.
-    var decidesLocally: Bool { backend == nil || runState.withLock { $0.status.isFallback } }
+    var decidesLocally: Bool { local.load(ordering: .acquiring) }
 
     /// Checks the schema (or creates it with `autoCreate`), starts listening and the flush/refresh task.
     /// A missing schema is a typed error here (`.schemaMissing`, naming `tusk setup breaker`). With in-memory
@@ -317,6 +321,7 @@ public final class PGBreakerStore: Sendable {
             guard !s.status.isFallback else { return false }
             s.status = .fallback(since: Date(), reason: reason)
             s.lastRefresh = .now
+            local.store(true, ordering: .releasing)
             return true
         }
         guard changed else { return }
@@ -330,6 +335,7 @@ public final class PGBreakerStore: Sendable {
         let changed = runState.withLock { s -> Bool in
             guard s.status.isFallback else { return false }
             s.status = .database
+            local.store(false, ordering: .releasing)
             return true
         }
         guard changed else { return }
@@ -338,6 +344,7 @@ public final class PGBreakerStore: Sendable {
     }
 
     func logTransition(_ b: PGBreaker, from: PGBreakerState, to: PGBreakerState, why: String) {
+        guard from != to else { return }
         b.metrics.transitions.increment()
         observability.logger.info("circuit breaker \(b.resourceKey): \(from.rawValue) -> \(to.rawValue)", metadata: ["why": "\(why)"])
     }

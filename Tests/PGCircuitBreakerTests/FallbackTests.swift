@@ -9,7 +9,27 @@ import Testing
 /// status says so, a local OPEN is decided from local evidence, and once the database answers again the
 /// local OPEN is published and the shared state taken back.
 @Suite struct FallbackTests {
-    @Test func aStalledDatabaseFallsBackLoudlyAndReconciles() async throws {
+    /// How the database goes away: stalled (every byte held) or stopped (connections dropped, new ones refused).
+    enum Outage: String, Sendable, CaseIterable { case stalled, stopped }
+
+    static func begin(_ outage: Outage, _ proxy: PGFaultProxy) {
+        switch outage {
+        case .stalled: proxy.stall()
+        case .stopped:
+            proxy.setAdmission(.close)
+            _ = proxy.dropConnections()
+        }
+    }
+
+    static func end(_ outage: Outage, _ proxy: PGFaultProxy) {
+        switch outage {
+        case .stalled: proxy.pass()
+        case .stopped: proxy.setAdmission(.accept)
+        }
+    }
+
+    @Test(arguments: Outage.allCases)
+    func anUnreachableDatabaseFallsBackLoudlyAndReconciles(_ outage: Outage) async throws {
         let f = try await BreakerFixture.make()
         let proxy = try PGFaultProxy(targetPort: f.pg.port)
         defer { proxy.stop() }
@@ -27,7 +47,7 @@ import Testing
         await store.flush()
         #expect(store.storageStatus == .database)
 
-        proxy.stall()
+        Self.begin(outage, proxy)
         // Calls are answered at local speed the whole time; the first flush that cannot finish switches to fallback.
         var slowest: Duration = .zero
         var refusedAt: Int?
@@ -50,14 +70,14 @@ import Testing
         #expect(try await f.row("flaky").state == "CLOSED")
         #expect(peer.state == .closed)
 
-        proxy.pass()
+        Self.end(outage, proxy)
         #expect(await eventually(.seconds(20)) { store.storageStatus == .database }, "\(store.storageStatus)")
         let row = try await f.row("flaky")
         #expect(row.state == "OPEN", "the local OPEN was published: \(row)")
         #expect(await eventually { peer.state == .open }, "and pushed to the other instance")
         let last = try await f.store.transitions(of: "flaky").first
         #expect(last?.who == "proxied" && last?.why.contains("outage") == true, "\(String(describing: last))")
-        print("breaker fallback: slowest decision during the stall \(slowest); refused locally after \(refusedAt ?? -1) calls")
+        print("breaker fallback (\(outage.rawValue)): slowest decision during the outage \(slowest); refused locally after \(refusedAt ?? -1) calls")
         await store.shutdown()
         await f.finish()
     }
