@@ -133,7 +133,7 @@ public struct PGBreakerPolicy: Sendable {
     public var slowCallDuration: Duration?
     /// Open when slow calls ÷ calls in the window ≥ this fraction (with ``slowCallDuration``).
     public var slowCallLimit: PGBreakerFraction?
-    /// Each consecutive opening multiplies the cooldown by this (1, the default: fixed).
+    /// Each consecutive opening multiplies the cooldown by this (1, the default: fixed; at most 100).
     public var cooldownGrowth: Double
     /// The cooldown never grows past this.
     public var maximumCooldown: Duration
@@ -141,6 +141,13 @@ public struct PGBreakerPolicy: Sendable {
     public var probeTimeout: Duration
     /// Which errors count (``PGBreakerClassifier/standard`` by default).
     public var classifier: PGBreakerClassifier
+    /// Called in this process after every state change it sees — its own decisions and those pushed by
+    /// the database (resilient-circuit's `on_status_change`). Keep it short: it runs on the deciding task.
+    ///
+    /// ```swift
+    /// policy.onStateChange = { key, from, to in log.warning("\(key): \(from) -> \(to)") }
+    /// ```
+    public var onStateChange: (@Sendable (_ resourceKey: String, _ from: PGBreakerState, _ to: PGBreakerState) -> Void)?
 
     /// The seed's knobs with its defaults (`cooldown` 0, `failure_limit` 1/1, `success_limit` 1/1).
     ///
@@ -160,17 +167,22 @@ public struct PGBreakerPolicy: Sendable {
         self.maximumCooldown = .seconds(86_400)
         self.probeTimeout = .seconds(60)
         self.classifier = classifier
+        self.onStateChange = nil
     }
 
     func validate(_ key: String) throws(PGStoreError) {
         try failureLimit.validated("failure_limit of \(key)")
         try successLimit.validated("success_limit of \(key)")
         if let slowCallLimit { try slowCallLimit.validated("slow-call limit of \(key)") }
-        guard cooldown >= .zero, maximumCooldown >= .zero, probeTimeout > .zero, minimumCalls >= 0, cooldownGrowth >= 1,
-              cooldownGrowth.isFinite, (timeWindow ?? .seconds(1)) >= .milliseconds(10) else {
+        let tenYears = Duration.seconds(10 * 366 * 86_400)
+        let window = timeWindow ?? .seconds(1)
+        guard cooldown >= .zero, cooldown <= tenYears, maximumCooldown >= .zero, maximumCooldown <= tenYears,
+              probeTimeout > .zero, probeTimeout <= tenYears, (0...1_000_000).contains(minimumCalls),
+              cooldownGrowth >= 1, cooldownGrowth <= 100, window >= .milliseconds(10), window <= tenYears else {
             throw PGStoreError(code: .invalidConfiguration,
-                               message: "policy of \(key): cooldown, maximum cooldown and probe timeout must not be negative, "
-                                   + "minimum calls ≥ 0, cooldown growth ≥ 1, a time window ≥ 10 ms",
+                               message: "policy of \(key): cooldown, maximum cooldown and probe timeout must be 0 to 10 years "
+                                   + "(probe timeout above 0), minimum calls 0 to 1,000,000, cooldown growth 1 to 100, "
+                                   + "a time window 10 ms to 10 years",
                                store: "breaker")
         }
     }
@@ -185,12 +197,15 @@ public struct PGBreakerPolicy: Sendable {
 
     /// The cooldown after `openedBefore` consecutive openings.
     func cooldown(openedBefore: Int) -> Duration {
-        let ms = min(Double(maximumCooldownMilliseconds), Double(cooldownMilliseconds) * pow(cooldownGrowth, Double(openedBefore)))
+        let ms = min(Double(maximumCooldownMilliseconds), Double(cooldownMilliseconds) * pow(cooldownGrowth, Double(min(openedBefore, 60))))
         return .milliseconds(Int64(ms))
     }
 
+    /// Whole milliseconds, saturating (a huge duration never traps).
     static func milliseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000 + d.components.attoseconds / 1_000_000_000_000_000
+        let (ms, overflow) = d.components.seconds.multipliedReportingOverflow(by: 1_000)
+        if overflow { return d.components.seconds < 0 ? Int64.min / 2 : Int64.max / 2 }
+        return ms + d.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -186,7 +186,7 @@ public enum PGBreakerSchema {
                 v_why := format('%s slow calls in %s (limit %s/%s)', v_slow, v_calls, p_slow_num, p_slow_den);
             END IF;
             IF v_why IS NOT NULL THEN
-                v_until := v_now + least(p_max_cooldown_ms, (p_cooldown_ms * power(p_growth, r.opened_count))::int8)
+                v_until := v_now + least(p_max_cooldown_ms::float8, p_cooldown_ms * power(p_growth, least(r.opened_count, 60)))::int8
                                    * interval '1 millisecond';
                 UPDATE {{breakers}}
                    SET state = 'OPEN', generation = r.generation + 1, failure_count = v_fail, call_count = v_calls,
@@ -297,7 +297,7 @@ public enum PGBreakerSchema {
                                     format('%s of %s probes succeeded', r.probe_successes, r.half_open_probes), p_channel);
                 RETURN QUERY SELECT 'CLOSED'::text, r.generation + 1, 0::int8;
             ELSIF r.probe_failures > r.half_open_probes - p_success_num THEN
-                v_until := v_now + least(p_max_cooldown_ms, (p_cooldown_ms * power(p_growth, r.opened_count))::int8)
+                v_until := v_now + least(p_max_cooldown_ms::float8, p_cooldown_ms * power(p_growth, least(r.opened_count, 60)))::int8
                                    * interval '1 millisecond';
                 UPDATE {{breakers}}
                    SET state = 'OPEN', generation = r.generation + 1, open_until = v_until, half_open_probes = p_probes,

@@ -156,6 +156,9 @@ extension PGBreakerStore {
     /// ```
     public func open(_ resourceKey: String, for cooldown: Duration, why: String = "opened by an administrator",
                      who: String? = nil) async throws(PGStoreError) {
+        guard cooldown >= .zero, cooldown <= .seconds(10 * 366 * 86_400) else {
+            throw PGStoreError.breaker(.invalidConfiguration, "a cooldown must be 0 to 10 years, not \(cooldown)")
+        }
         try await setState(resourceKey, target: "OPEN", cooldown: cooldown, why: why, who: who)
     }
 

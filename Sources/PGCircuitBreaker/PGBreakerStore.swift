@@ -345,6 +345,7 @@ public final class PGBreakerStore: Sendable {
 
     func logTransition(_ b: PGBreaker, from: PGBreakerState, to: PGBreakerState, why: String) {
         guard from != to else { return }
+        b.policy.onStateChange?(b.resourceKey, from, to)
         b.metrics.transitions.increment()
         observability.logger.info("circuit breaker \(b.resourceKey): \(from.rawValue) -> \(to.rawValue)", metadata: ["why": "\(why)"])
     }

@@ -6,6 +6,10 @@ import PGTestSupport
 import Synchronization
 import Testing
 
+/// Every suite of this target, one at a time: the multi-process latency figures are not taken while the
+/// 32-caller probe test and the fault tests load the same two cores. Tests inside a suite still run in parallel.
+@Suite(.serialized) struct CircuitBreakerSuites {}
+
 /// Breaker stores (one per simulated instance, each with its own pool and LISTEN) in a schema of their own on
 /// the shared test server; the first creates the schema (`autoCreate`).
 struct BreakerFixture {

@@ -6,6 +6,7 @@ import PGTestSupport
 import Synchronization
 import Testing
 
+extension CircuitBreakerSuites {
 @Suite struct BreakerTests {
     /// 5 failures of the last 10 calls open it — not 1 of 2 (Python's reduced Fraction) and not 4 of 9;
     /// the cooldown ends on the database clock; 2 successful probes of 3 close it again.
@@ -255,4 +256,5 @@ import Testing
         #expect(b.state == .open)
         #expect(try await call(b, fails: false) == false)
     }
+}
 }

@@ -5,6 +5,7 @@ import PGStoreSupport
 import PGTestSupport
 import Testing
 
+extension CircuitBreakerSuites {
 /// The closed path sends nothing to the database: 100,000 protected calls move no byte through a proxy in
 /// front of it; the one flush afterwards is one statement.
 @Suite struct ClosedPathTests {
@@ -37,4 +38,5 @@ import Testing
         await store.shutdown()
         await f.finish()
     }
+}
 }

@@ -5,6 +5,7 @@ import PGStoreSupport
 import PGTestSupport
 import Testing
 
+extension CircuitBreakerSuites {
 /// The database stalls (a proxy holds every byte): calls keep being decided without waiting on it, the
 /// status says so, a local OPEN is decided from local evidence, and once the database answers again the
 /// local OPEN is published and the shared state taken back.
@@ -110,4 +111,5 @@ import Testing
         await store.shutdown()
         await f.finish()
     }
+}
 }

@@ -5,6 +5,7 @@ import PGStoreSupport
 import PGTestSupport
 import Testing
 
+extension CircuitBreakerSuites {
 /// A runtime role with exactly what `tusk grants breaker` prints (no DDL, no ownership) runs every path:
 /// start check, flush and trip, list, transition log, admin states, half-open permits and probe results.
 @Suite struct GrantsTests {
@@ -47,4 +48,5 @@ import Testing
         _ = try? await su.simpleQuery("DROP ROLE \(role)")
         await su.close()
     }
+}
 }

@@ -5,6 +5,7 @@ import PGStoreSupport
 import PGTestSupport
 import Testing
 
+extension CircuitBreakerSuites {
 /// The seed's "Monitoring" section, run verbatim on our table.
 @Suite struct MonitoringTests {
     @Test func theSeedsMonitoringQueriesReturnWhatTheyPromise() async throws {
@@ -93,4 +94,5 @@ import Testing
         #expect(log == 2)
         await f.finish()
     }
+}
 }
