@@ -165,7 +165,11 @@ public final class PGBreakerStore: Sendable {
                 await self?.tick()
             }
         }
-        runState.withLock { $0.tasks = [listener, loop] }
+        let previous = runState.withLock { s -> [Task<Void, Never>] in
+            defer { s.tasks = [listener, loop] }
+            return s.tasks
+        }
+        for t in previous { t.cancel() }   // started twice: the newer listener and loop replace the old
     }
 
     /// The breaker for `resourceKey`; the same object for the same key. Several processes using one key
