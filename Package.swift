@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "tusk",
             dependencies: [
-                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire", "PGRateLimiter",
+                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire", "PGRateLimiter", "PGCircuitBreaker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

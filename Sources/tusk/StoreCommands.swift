@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGClient
+import PGCircuitBreaker
 import PGRateLimiter
 import PGStoreSupport
 
@@ -308,4 +309,5 @@ struct GrantsCommand: AsyncParsableCommand {
 /// The stores built so far register their definitions (migrations, grants) with the registry.
 func registerStores() {
     PGStoreRegistry.register(PGRateLimiterSchema.definition)
+    PGStoreRegistry.register(PGBreakerSchema.definition)
 }
