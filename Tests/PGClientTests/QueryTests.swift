@@ -192,7 +192,8 @@ import Testing
         let text = String(decoding: bytes, as: UTF8.self)
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ")
-            guard f.count > 4, let local = f[1].split(separator: ":").last, Int(local, radix: 16) == port,
+            // An established socket (st 01): a TIME_WAIT entry of an earlier connection can share the local port.
+            guard f.count > 4, f[3] == "01", let local = f[1].split(separator: ":").last, Int(local, radix: 16) == port,
                   let rx = f[4].split(separator: ":").last else { continue }
             return Int(rx, radix: 16)
         }

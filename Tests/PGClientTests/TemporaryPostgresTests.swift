@@ -110,7 +110,7 @@ struct TemporaryPostgresTests {
         try await pg.restart()
         let after = try #require(pg.postmasterPID)
         #expect(before != after)
-        #expect(try await pg.psql("select count(*) from pg_roles where rolname like 'tusk%'") == "\(TemporaryPostgres.roles.count + TemporaryPostgres.tlsRoles.count)")
+        #expect(try await pg.psql("select count(*) from pg_roles where rolname like 'tusk%' and rolcanlogin") == "\(TemporaryPostgres.roles.count + TemporaryPostgres.tlsRoles.count)")
         let dir = try #require(pg.temporaryDirectory)
         await pg.stop()
         await pg.stop()
