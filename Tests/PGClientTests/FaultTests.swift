@@ -83,7 +83,8 @@ import Testing
 
     @Test func cancellingOnePipelinedWaiterLeavesTheOthersAlone() async throws {
         let c = try await TestDB.connect()
-        let first = Task { try await c.queryOne("SELECT pg_sleep(0.4), 1", as: (String, Int).self).1 }
+        // The first sleeps long enough (3 s) that the second is still queued when cancelled, even on a loaded machine.
+        let first = Task { try await c.queryOne("SELECT pg_sleep(3), 1", as: (String, Int).self).1 }
         try await Task.sleep(for: .milliseconds(50))
         let second = Task { try await c.queryOne("SELECT pg_sleep(0.4), 2", as: (String, Int).self).1 }
         try await Task.sleep(for: .milliseconds(50))

@@ -154,7 +154,8 @@ import Testing
 }
 
 /// A loop that polls before parking (`PGEventLoop(pollBeforeParking:)`) while an on-loop task awaits a reply.
-@Suite struct PollingLoopTests {
+/// Serialized: each test keeps a loop polling (a core busy) while it runs; several at once starve the other suites.
+@Suite(.serialized) struct PollingLoopTests {
     /// The poll budget of the tests that time how soon a poll stops for something else, and the bound they hold
     /// it to: far enough apart that a poll waited out (≥ ~10 s) and a machine loaded by the other suites that
     /// plain `swift test` runs in parallel (seen: 1.4 s) are told apart.
