@@ -86,7 +86,7 @@ public enum PGRateLimiterSchema {
             // moves on by the units granted. Denied requests do not write (the conflict's WHERE fails); their
             // retry-after comes from the row as the statement saw it.
             let m = "greatest(s.tat, excluded.last_acquisition_at)"
-            let available = "floor(extract(epoch FROM excluded.last_acquisition_at - \(m)) * 1000000 / $3::int8 + $4::int8)::int8"
+            let available = "floor(date_part('epoch', excluded.last_acquisition_at - \(m)) * 1000000 / $3::int8 + $4::int8)::int8"
             gcra = try render("""
                 WITH now AS (SELECT {{tusk_now}}() AS t),
                 decision AS (
@@ -101,12 +101,12 @@ public enum PGRateLimiterSchema {
                      WHERE \(available) >= $6::int8
                     RETURNING s.tat, s.last_grant, s.last_acquisition_at
                 )
-                SELECT true, d.last_grant, (floor(extract(epoch FROM d.last_acquisition_at - d.tat) * 1000000 / $3::int8) + $4::int8)::int8,
+                SELECT true, d.last_grant, (floor(date_part('epoch', d.last_acquisition_at - d.tat) * 1000000 / $3::int8) + $4::int8)::int8,
                        0::int8, d.last_acquisition_at
                   FROM decision d
                 UNION ALL
                 SELECT false, 0::int8, 0::int8,
-                       greatest(1, ceil(extract(epoch FROM greatest(s.tat, now.t) + ($6::int8 - $4::int8) * $3::int8 \(us) - now.t) * 1000000))::int8,
+                       greatest(1, ceil(date_part('epoch', greatest(s.tat, now.t) + ($6::int8 - $4::int8) * $3::int8 \(us) - now.t) * 1000000))::int8,
                        NULL::timestamptz
                   FROM {{state}} s, now
                  WHERE s.group_id = $1 AND s.key = $2 AND NOT EXISTS (SELECT 1 FROM decision)
@@ -116,7 +116,7 @@ public enum PGRateLimiterSchema {
             // counts of the window now running and the one before it, as the row stands. A row already in a later
             // window (a statement that read the clock a moment later committed first) counts this request there:
             // the window never moves back, so no admission is forgotten.
-            let windowStart = "to_timestamp(floor(extract(epoch FROM now.t) * 1000000 / $3::int8) * $3::int8 / 1000000.0)"
+            let windowStart = "to_timestamp(floor(date_part('epoch', now.t) * 1000000 / $3::int8) * $3::int8 / 1000000.0)"
             func counts(_ row: String, _ start: String) -> (cur: String, prev: String) {
                 (cur: "(CASE WHEN \(row).window_start >= \(start) THEN \(row).window_count ELSE 0 END)",
                  prev: """
@@ -152,18 +152,18 @@ public enum PGRateLimiterSchema {
                      WHERE NOT EXISTS (SELECT 1 FROM decision)
                     """)
             }
-            let untilNextWindow = "ceil(extract(epoch FROM w.start + $3::int8 \(us) - w.t) * 1000000)"
+            let untilNextWindow = "ceil(date_part('epoch', w.start + $3::int8 \(us) - w.t) * 1000000)"
             fixedWindow = try windowed(
                 available: "($4::int8 - \(conflict.cur))",
                 remaining: "($4::int8 - d.window_count)::int8",
                 retry: untilNextWindow)
             // The sliding estimate: prev × (1 − elapsed fraction of the current window) + cur.
-            let elapsed = "(extract(epoch FROM excluded.last_acquisition_at - excluded.window_start) * 1000000 / $3::int8)"
-            let elapsedSeen = "(extract(epoch FROM w.t - w.start) * 1000000 / $3::int8)"
+            let elapsed = "(date_part('epoch', excluded.last_acquisition_at - excluded.window_start) * 1000000 / $3::int8)"
+            let elapsedSeen = "(date_part('epoch', w.t - w.start) * 1000000 / $3::int8)"
             slidingWindow = try windowed(
                 available: "floor($4::int8 - \(conflict.prev) * (1 - \(elapsed)) - \(conflict.cur))::int8",
                 remaining: """
-                    floor($4::int8 - d.previous_count * (1 - extract(epoch FROM d.last_acquisition_at - d.window_start) * 1000000 / $3::int8) \
+                    floor($4::int8 - d.previous_count * (1 - date_part('epoch', d.last_acquisition_at - d.window_start) * 1000000 / $3::int8) \
                     - d.window_count)::int8
                     """,
                 retry: """
@@ -200,7 +200,7 @@ public enum PGRateLimiterSchema {
                 SELECT true, taken.slot, taken.token, 0::int8, 0::int8 FROM taken
                 UNION ALL
                 SELECT false, -1, 0::int8,
-                       coalesce(greatest(1, ceil(extract(epoch FROM min(sl.expires_at) - (SELECT t FROM now)) * 1000000)), 1000000)::int8,
+                       coalesce(greatest(1, ceil(date_part('epoch', min(sl.expires_at) - (SELECT t FROM now)) * 1000000)), 1000000)::int8,
                        count(*)::int8
                   FROM {{slots}} sl
                  WHERE sl.group_id = $1 AND sl.key = $2 AND sl.slot < $3::int4 AND NOT EXISTS (SELECT 1 FROM taken)
