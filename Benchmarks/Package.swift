@@ -40,6 +40,7 @@ let package = Package(
             name: "tusk-store-bench",
             dependencies: [
                 .product(name: "PGClient", package: rootPackage),
+                .product(name: "PGPoolCore", package: rootPackage),
                 .product(name: "PGRateLimiter", package: rootPackage),
                 .product(name: "PGStoreSupport", package: rootPackage),
                 .product(name: "PGTestSupport", package: rootPackage),

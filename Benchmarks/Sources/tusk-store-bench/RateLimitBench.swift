@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGClient
+import PGPoolCore
 import PGRateLimiter
 import PGStoreSupport
 import Synchronization
@@ -115,13 +116,11 @@ struct RateLimitBench: AsyncParsableCommand {
         try await store.start()
         defer { Task { await store.shutdown() } }
 
-        // pgbench runs the statement PGRateLimiter sends: taken from pg_stat_activity after one acquire.
-        var acquireSQL: Result<String, NotAvailable> = .failure(NotAvailable(reason: "pgbench not selected"))
-        if pgbench != nil, let counter {
+        // pgbench (and the PGPool row) run the statement PGRateLimiter sends: taken from pg_stat_activity after one acquire.
+        var acquireSQL: Result<String, NotAvailable> = .failure(NotAvailable(reason: "needs pg_stat_activity through the admin connection"))
+        if let counter {
             acquireSQL = await Self.captureAcquireStatement(store: store, counter: counter)
-            if case .failure(let e) = acquireSQL { say("pgbench: \(e.reason)") }
-        } else if pgbench != nil {
-            acquireSQL = .failure(NotAvailable(reason: "needs pg_stat_activity through the admin connection"))
+            if case .failure(let e) = acquireSQL { say("acquire statement: \(e.reason)") }
         }
 
         let ctx = RateContext(
@@ -242,10 +241,10 @@ enum RateWorkload: String, CaseIterable, Sendable {
 
     var rows: [RateRow] {
         switch self {
-        case .hot: [.tusk, .pyrate, .ratesync(pool: 10), .ratesync(pool: 64), .pgbench(connections: 8)]
+        case .hot: [.tusk, .tuskPool, .pyrate, .ratesync(pool: 10), .ratesync(pool: 64), .pgbench(connections: 8)]
         case .hotProcesses: [.tuskProcesses]
         case .keys: [.tusk, .pyrate, .pgbench(connections: 8)]
-        case .single: [.tusk, .pgbench(connections: 1)]
+        case .single: [.tusk, .tuskPool, .pgbench(connections: 1)]
         }
     }
 
@@ -277,13 +276,15 @@ enum RateClient: String, CaseIterable, Sendable {
 /// A row of the table: a client in one configuration.
 enum RateRow: Hashable, Sendable {
     case tusk, tuskProcesses, pyrate
+    /// Diagnostic: the same statement through a PGPool, without the limiter's layer.
+    case tuskPool
     /// rate-sync's algorithm with an asyncpg pool of at most `pool` connections (rate-sync's default: 10).
     case ratesync(pool: Int)
     case pgbench(connections: Int)
 
     var client: RateClient {
         switch self {
-        case .tusk, .tuskProcesses: .tusk
+        case .tusk, .tuskProcesses, .tuskPool: .tusk
         case .pyrate: .pyrate
         case .ratesync: .ratesync
         case .pgbench: .pgbench
@@ -294,6 +295,7 @@ enum RateRow: Hashable, Sendable {
         switch self {
         case .tusk: "Tusk PGRateLimiter"
         case .tuskProcesses: "Tusk PGRateLimiter (4 processes)"
+        case .tuskPool: "Tusk PGPool running the acquire statement, no limiter layer (diagnostic)"
         case .pyrate: "pyrate-limiter PostgresBucket"
         case .ratesync(let pool): "rate-sync's algorithm (our re-implementation; rate-sync is not on PyPI here), "
             + (pool == 10 ? "pool 2–10 (its default)" : "pool 2–\(pool) (a connection per task)")
@@ -304,6 +306,7 @@ enum RateRow: Hashable, Sendable {
     func run(_ w: RateWorkload, _ ctx: RateContext) async throws -> Sample {
         switch self {
         case .tusk: try await TuskRateClient.inProcess(w, ctx)
+        case .tuskPool: try await TuskRateClient.poolOnly(w, ctx)
         case .tuskProcesses: try await TuskRateClient.processes(w, ctx, processes: 4, tasksEach: 16)
         case .pyrate: try await PythonPeers.run("pyrate", w, ctx, poolSize: ctx.poolSize)
         case .ratesync(let pool): try await PythonPeers.run("ratesync", w, ctx, poolSize: pool)
@@ -331,6 +334,13 @@ struct TaskTally: Sendable {
 enum TuskRateClient {
     /// The acquire loop of one task: counts the acquires that started and ended in the measured window.
     static func loop(_ limiter: PGRateLimiter, keys: Int?, seed: UInt64, phase: Phase) async throws -> TaskTally {
+        try await loop(keys: keys, seed: seed, phase: phase) { key in
+            let permit = try await limiter.acquire(key: key, timeout: .seconds(10))
+            return !(permit.failedOpen || permit.shadow)
+        }
+    }
+
+    static func loop(keys: Int?, seed: UInt64, phase: Phase, _ acquire: @Sendable (String) async throws -> Bool) async throws -> TaskTally {
         var tally = TaskTally()
         tally.latencies.reserveCapacity(1 << 14)
         var random = XorShift(seed: seed)
@@ -339,12 +349,12 @@ enum TuskRateClient {
             if before == Phase.stopped { break }
             let key = keys.map { "k" + String(random.next() % UInt64($0)) } ?? ""
             let t0 = ContinuousClock.now
-            let permit = try await limiter.acquire(key: key, timeout: .seconds(10))
+            let admitted = try await acquire(key)
             let elapsed = ContinuousClock.now - t0
             if before == Phase.measuring && phase.current == Phase.measuring {
                 tally.operations += 1
                 tally.latencies.append(elapsed.seconds * 1e6)
-                if permit.failedOpen || permit.shadow { tally.denied += 1 }
+                if !admitted { tally.denied += 1 }
             }
         }
         return tally
@@ -355,11 +365,53 @@ enum TuskRateClient {
     static func inProcess(_ w: RateWorkload, _ ctx: RateContext) async throws -> Sample {
         let limiter = try ctx.store.limiter(limiterName(w), .perSecond(1_000_000, burst: 1_000_000))
         let tasks = w == .single ? 1 : 64
+        var s = try await measure(w, ctx, tasks: tasks) { keys, seed, phase in
+            try await TuskRateClient.loop(limiter, keys: keys, seed: seed, phase: phase)
+        }
+        s.note = "acquire(); \(tasks) task\(tasks == 1 ? "" : "s"), pool_max_size \(ctx.poolSize)"
+        return s
+    }
+
+    /// The acquire statement on a PGPool of the same size and session settings as the store's, with the
+    /// limiter's binds: what the limiter's own layer (deadline, metrics, span, permit) costs on top.
+    static func poolOnly(_ w: RateWorkload, _ ctx: RateContext) async throws -> Sample {
+        let sql: String
+        switch ctx.acquireSQL {
+        case .success(let s): sql = s
+        case .failure(let e): throw e
+        }
+        var configuration = try PGConnectionConfiguration(url: ctx.server.url)
+        configuration.extraStartupParameters["synchronous_commit"] = "off"
+        let pool = PGPool(configuration: configuration,
+                          options: .init(pool: PGPoolConfiguration(minimumConnections: min(2, ctx.poolSize), maximumConnections: ctx.poolSize)))
+        await pool.start()
+        let name = "pool-" + w.rawValue
+        let tasks = w == .single ? 1 : 64
+        do {
+            var s = try await measure(w, ctx, tasks: tasks) { keys, seed, phase in
+                try await TuskRateClient.loop(keys: keys, seed: seed, phase: phase) { key in
+                    let row = try await pool.queryOptional(PGQuery(unsafeSQL: sql, [name, key, Int64(1), Int64(1_000_000), Int64(1)]),
+                                                           as: (Bool, Int64, Int64, Date?).self)
+                    return row?.0 ?? false
+                }
+            }
+            s.note = "pool.queryOptional(the statement); \(tasks) task\(tasks == 1 ? "" : "s"), \(ctx.poolSize) connections, synchronous_commit=off"
+            await pool.shutdown()
+            return s
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    /// `tasks` tasks running `loop` through warm-up and the measured window.
+    static func measure(_ w: RateWorkload, _ ctx: RateContext, tasks: Int,
+                        _ loop: @escaping @Sendable (Int?, UInt64, Phase) async throws -> TaskTally) async throws -> Sample {
         let phase = Phase()
         let keys = w.keyCount
         return try await withThrowingTaskGroup(of: TaskTally.self, returning: Sample.self) { group in
             for t in 0..<tasks {
-                group.addTask { try await TuskRateClient.loop(limiter, keys: keys, seed: UInt64(t + 1) &* 7919 &+ UInt64(getpid()), phase: phase) }
+                group.addTask { try await loop(keys, UInt64(t + 1) &* 7919 &+ UInt64(getpid()), phase) }
             }
             try await Task.sleep(for: .seconds(ctx.warmup))
             try await ctx.counter?.reset()
@@ -381,11 +433,9 @@ enum TuskRateClient {
             }
             guard total.operations > 0 else { throw BenchError("no acquire completed in the window") }
             total.latencies.sort()
-            var s = Sample(operations: total.operations, seconds: elapsed.seconds, clientCPU: cpu, serverCPU: serverCPU,
-                           p50: Stats.percentile(total.latencies, 50), p99: Stats.percentile(total.latencies, 99),
-                           statements: statements, denied: total.denied)
-            s.note = "acquire(); \(tasks) task\(tasks == 1 ? "" : "s"), pool_max_size \(ctx.poolSize)"
-            return s
+            return Sample(operations: total.operations, seconds: elapsed.seconds, clientCPU: cpu, serverCPU: serverCPU,
+                          p50: Stats.percentile(total.latencies, 50), p99: Stats.percentile(total.latencies, 99),
+                          statements: statements, denied: total.denied)
         }
     }
 
@@ -513,6 +563,16 @@ enum PgbenchRate {
         return set + s + ";\n"
     }
 
+    /// Runs pgbench with an empty signal mask. Foundation's `Process` hands its child the parent's blocked
+    /// signals, SIGALRM among them, and pgbench's `-T` is a SIGALRM: without this it never stops.
+    static func pgbench(_ pgbench: String, _ arguments: [String], dir: String, environment: [String: String]) throws -> Subprocess {
+        guard let perl = Machine.findExecutable("perl") else {
+            throw NotAvailable(reason: "perl not found (needed to start pgbench -T with SIGALRM unblocked)")
+        }
+        let unblock = "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die \"sigprocmask: $!\"; exec { $ARGV[0] } @ARGV or die \"exec: $!\""
+        return try Subprocess.run(perl, ["-e", unblock, pgbench] + arguments, workDirectory: dir, environment: environment)
+    }
+
     static func run(_ w: RateWorkload, _ ctx: RateContext, connections: Int) async throws -> Sample {
         guard let pgbench = ctx.pgbench else { throw NotAvailable(reason: "pgbench not found") }
         let sql: String
@@ -534,16 +594,16 @@ enum PgbenchRate {
         environment["PGOPTIONS"] = "-c synchronous_commit=off"
         // Warm-up (not measured): connections, plans, the rows.
         if ctx.warmup > 0 {
-            let warm = try Subprocess.run(pgbench, common + ["-T", String(max(1, Int(ctx.warmup.rounded()))), ctx.server.url],
-                                          workDirectory: dir, environment: environment)
+            let warm = try Self.pgbench(pgbench, common + ["-T", String(max(1, Int(ctx.warmup.rounded()))), ctx.server.url],
+                                        dir: dir, environment: environment)
             guard warm.status == 0 else { throw BenchError("pgbench failed (\(warm.status)): \(warm.stderr.suffix(500))") }
             await ctx.serverCPU?.settle()
         }
         try await ctx.counter?.reset()
         let server0 = ctx.serverCPU?.read()
         let cpu0 = CPU.childrenSeconds
-        let result = try Subprocess.run(pgbench, common + ["-T", String(seconds), "-l", "--log-prefix=\(dir)/log", ctx.server.url],
-                                        workDirectory: dir, environment: environment)
+        let result = try Self.pgbench(pgbench, common + ["-T", String(seconds), "-l", "--log-prefix=\(dir)/log", ctx.server.url],
+                                      dir: dir, environment: environment)
         let cpu = CPU.childrenSeconds - cpu0
         await ctx.serverCPU?.settle()
         let serverCPU = server0.flatMap { s0 in ctx.serverCPU?.read().map { $0 - s0 } }
