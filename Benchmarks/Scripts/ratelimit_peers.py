@@ -313,7 +313,7 @@ async def run_ratesync_async(args):
     await asyncio.sleep(args.seconds)
     window.end()
     # Tasks finish their acquire in flight; under rate-sync's growing sleeps some may not: cancel those.
-    done, pending = await asyncio.wait(tasks, timeout=3)
+    done, pending = await asyncio.wait(tasks, timeout=1)
     for t in pending:
         t.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -321,7 +321,7 @@ async def run_ratesync_async(args):
         t.result()
     await limiter.close()
     return window.result(tallies, f"acquire() from {args.concurrency} asyncio tasks, asyncpg pool 2–{args.pool_size}, "
-                                  f"timing_margin_ms 10; {len(pending)} tasks still in acquire 3 s after the window")
+                                  f"timing_margin_ms 10; {len(pending)} tasks still in acquire 1 s after the window")
 
 
 def run_ratesync(args):
