@@ -232,7 +232,7 @@ enum RateWorkload: String, CaseIterable, Sendable {
         case .hot: "one hot key, 64 tasks in 1 process"
         case .hotProcesses: "one hot key, 4 processes × 16 tasks (total acquires/s)"
         case .keys: "10,000 keys, a random key per acquire, 64 tasks in 1 process"
-        case .single: "uncontended: 1 task, sequential acquires on one key"
+        case .single: "1 task, sequential acquires on one key (uncontended latency)"
         }
     }
 
@@ -841,7 +841,14 @@ struct RateResults {
         rate-sync's algorithm is `_acquire_token_bucket` of rate-sync's `PostgresRateLimiter` as its code has it
         (SELECT … FOR UPDATE in autocommit, then `UPDATE … WHERE version = $4`, 1 ms sleep and retry when the version
         moved, `time.time()` as the clock, asyncpg pool 2–10), re-implemented in Scripts/ratelimit_peers.py because
-        rate-sync is not on PyPI here; it has no per-key limits, so it runs the hot key only.
+        rate-sync is not on PyPI here; it has no per-key limits, so it runs the hot key only. With its default pool
+        (2–10 connections) and 64 tasks it all but stops: a task reads `time.time()` before it waits for a pool
+        connection, so by the time it reads the row another task has often stored a later time; `elapsed` comes out
+        below −timing_margin_ms, the rate check fails, and the task sleeps (≥ 10 ms, as long as it was kept waiting)
+        while still holding its connection, which makes the next tasks wait longer still. With a connection per
+        task it runs, at about a hundred statements per admitted acquire (version conflicts and asyncpg's pool
+        reset on every release). The "Tusk PGPool" row runs the captured acquire statement on a bare PGPool (same
+        size, synchronous_commit = off): the difference to the PGRateLimiter row is the limiter's own layer.
         """
 
     static func format(_ x: Double) -> String {
