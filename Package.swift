@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "PGTestSupport", targets: ["PGTestSupport"]),
         .library(name: "PGStoreSupport", targets: ["PGStoreSupport"]),
         .library(name: "PGRateLimiter", targets: ["PGRateLimiter"]),
+        .library(name: "PGCircuitBreaker", targets: ["PGCircuitBreaker"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
@@ -73,10 +74,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PGCircuitBreaker",
+            dependencies: [
+                "PGStoreSupport", "PGClient", "PGWire", "PGPoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tusk",
             dependencies: [
-                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire",
+                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire", "PGRateLimiter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -84,7 +94,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tusk-test-worker",
-            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter"],
+            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter", "PGCircuitBreaker"],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
@@ -102,6 +112,12 @@ let package = Package(
             name: "PGRateLimiterTests",
             // The worker executable is built first: the multi-process tests run it.
             dependencies: ["PGRateLimiter", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PGCircuitBreakerTests",
+            // The worker executable is built first: the multi-process tests run it.
+            dependencies: ["PGCircuitBreaker", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
             swiftSettings: strict
         ),
         .testTarget(

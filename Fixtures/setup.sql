@@ -14,6 +14,9 @@ CREATE ROLE tusk_scram_utf8 LOGIN PASSWORD 'pässwörd ✓';
 CREATE ROLE tusk_tls LOGIN PASSWORD 'tusk_tls_pw';
 CREATE ROLE tusk_cert LOGIN;
 CREATE ROLE tusk_nossl LOGIN PASSWORD 'tusk_nossl_pw';
+-- Store tests create least-privilege runtime roles as members of this group (pg_hba.conf lets members in
+-- with scram-sha-256); the group itself cannot log in and holds no privileges.
+CREATE ROLE tusk_runtime NOLOGIN;
 
 -- Stored as an MD5 verifier so that the `md5` pg_hba method really performs MD5
 -- (with a SCRAM verifier the server would silently switch to SCRAM).

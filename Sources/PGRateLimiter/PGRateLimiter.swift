@@ -68,6 +68,7 @@ public final class PGRateLimiter: Sendable {
     public let options: Options
     let store: PGRateLimiterStore
     let metrics: Instruments
+    let batcher = PGRateBatcher()
     private let housekeeping = Mutex(Housekeeping())
 
     private struct Housekeeping {
@@ -357,31 +358,67 @@ public final class PGRateLimiter: Sendable {
         case failedOpen
     }
 
-    /// The rate decision: one statement.
+    /// The rate decision: one statement. Requests for the same key in this process that arrive while a
+    /// statement for it is in flight wait, and the next statement decides all of them at once (their total
+    /// cost, at least the first one's): under load, one statement admits many requests.
     func decide(key: String, cost: Int, deadline: ContinuousClock.Instant) async throws(PGStoreError) -> RateAnswer {
+        guard limit.algorithm != .none else { return RateAnswer(admitted: true, remaining: -1, retryAfter: .zero, at: nil) }
+        switch await batcher.turn(key: key, cost: cost) {
+        case .decided(let result): return try result.get()
+        case .lead(let batch):
+            let answers: [RateAnswer]
+            do {
+                answers = try await decideBatch(key: key, batch, deadline: deadline)
+            } catch {
+                for w in batch.dropFirst() { w.continuation?.resume(returning: .decided(.failure(error))) }
+                batcher.next(key: key)
+                throw error
+            }
+            for (w, answer) in zip(batch, answers).dropFirst() { w.continuation?.resume(returning: .decided(.success(answer))) }
+            batcher.next(key: key)
+            return answers[0]
+        }
+    }
+
+    /// One statement for a batch of requests (the first is the caller's); answers in the batch's order.
+    private func decideBatch(key: String, _ batch: [PGRateBatcher.Waiter], deadline: ContinuousClock.Instant) async throws(PGStoreError) -> [RateAnswer] {
         let sql: String
         let a: Int64, b: Int64
         switch limit.algorithm {
         case .gcra: (sql, a, b) = (store.statements.gcra, limit.intervalMicros, Int64(limit.burst))
         case .fixedWindow: (sql, a, b) = (store.statements.fixedWindow, limit.windowMicros, Int64(limit.limit))
         case .slidingWindow: (sql, a, b) = (store.statements.slidingWindow, limit.windowMicros, Int64(limit.limit))
-        case .none: return RateAnswer(admitted: true, remaining: -1, retryAfter: .zero, at: nil)
+        case .none: return batch.map { _ in RateAnswer(admitted: true, remaining: -1, retryAfter: .zero, at: nil) }
         }
+        let total = Int64(batch.reduce(0) { $0 + $1.cost })
+        let first = Int64(batch[0].cost)
         let (name, timeout) = (self.name, options.statementTimeout)
         let sent = ContinuousClock.now
         let row = try await store.run("limiter \(name)", deadline: min(deadline, .now + timeout)) { pool in
-            try await pool.queryOptional(PGQuery(unsafeSQL: sql, [name, key, a, b, Int64(cost)]), as: (Bool, Int64, Int64, Date?).self)
+            try await pool.queryOptional(PGQuery(unsafeSQL: sql, [name, key, a, b, total, first]),
+                                         as: (Bool, Int64, Int64, Int64, Date?).self)
         }
         scheduleCleanupIfDue(key: key)
         // No row: the state row appeared after this statement's snapshot and the decision denied; ask again soon.
-        guard let (admitted, remaining, retryMicros, at) = row else {
-            return RateAnswer(admitted: false, remaining: 0, retryAfter: .microseconds(max(1, a)), at: nil)
+        guard let (admitted, granted, remaining, retryMicros, at) = row else {
+            return batch.map { _ in RateAnswer(admitted: false, remaining: 0, retryAfter: .microseconds(max(1, a)), at: nil) }
         }
-        // The retry-after is counted from when the database decided; the reply took about half the round trip
-        // to come back and the next request will take about as long to arrive: start it that much earlier.
-        let early = (ContinuousClock.now - sent)
-        let retry = Duration.microseconds(max(1, retryMicros))
-        return RateAnswer(admitted: admitted, remaining: Int(remaining), retryAfter: retry > early ? retry - early : .microseconds(1), at: at)
+        guard admitted else {
+            // The retry-after is counted from when the database decided; the reply took about half the round trip
+            // to come back and the next request will take about as long to arrive: start it that much earlier.
+            let early = ContinuousClock.now - sent
+            let retry = Duration.microseconds(max(1, retryMicros))
+            let answer = RateAnswer(admitted: false, remaining: 0, retryAfter: retry > early ? retry - early : .microseconds(1), at: nil)
+            return batch.map { _ in answer }
+        }
+        // Hand the granted units out in order; whoever they do not cover asks again at once (and then learns
+        // its exact retry-after from the database).
+        var left = Int(granted)
+        return batch.map { w in
+            guard w.cost <= left else { return RateAnswer(admitted: false, remaining: 0, retryAfter: .microseconds(1), at: nil) }
+            left -= w.cost
+            return RateAnswer(admitted: true, remaining: Int(remaining) + left, retryAfter: .zero, at: at)
+        }
     }
 
     /// A concurrency slot: one statement (plus, the first time for a key, one creating the slot rows).

@@ -27,6 +27,7 @@ public enum PGRateLimiterSchema {
                     window_start timestamptz,
                     window_count bigint NOT NULL DEFAULT 0,
                     previous_count bigint NOT NULL DEFAULT 0,
+                    last_grant bigint NOT NULL DEFAULT 0,
                     last_acquisition_at timestamptz NOT NULL,
                     version bigint NOT NULL DEFAULT 1,
                     current_concurrent integer NOT NULL DEFAULT 0,
@@ -76,38 +77,45 @@ public enum PGRateLimiterSchema {
             // are HOT (no index entry), and idle keys are still found by it.
             let touch = "updated_at = CASE WHEN s.updated_at < excluded.updated_at - interval '1 minute' THEN excluded.updated_at ELSE s.updated_at END"
 
-            // GCRA: $1 limiter, $2 key, $3 emission interval (µs per unit), $4 burst, $5 cost.
-            // Admit when the new theoretical arrival time, less the burst, is not after now. Denied requests do
-            // not write (the conflict's WHERE fails); their retry-after comes from the row as the statement saw it.
+            // Every decision takes "up to $5 units, at least $6": the waiting requests of one process and key are
+            // decided together (their total cost, the first one's cost), and the database grants as many units as
+            // the limit has now; the caller admits them in order. A single request is $5 = $6 = its cost.
+            //
+            // GCRA: $1 limiter, $2 key, $3 emission interval (µs per unit), $4 burst, $5 wanted, $6 at least.
+            // Units available now: floor((now − max(tat, now)) / T) + burst. Admit when at least $6 are; then tat
+            // moves on by the units granted. Denied requests do not write (the conflict's WHERE fails); their
+            // retry-after comes from the row as the statement saw it.
+            let m = "greatest(s.tat, excluded.last_acquisition_at)"
+            let available = "floor(extract(epoch FROM excluded.last_acquisition_at - \(m)) * 1000000 / $3::int8 + $4::int8)::int8"
             gcra = try render("""
                 WITH now AS (SELECT {{tusk_now}}() AS t),
                 decision AS (
-                    INSERT INTO {{state}} AS s (group_id, key, tat, last_acquisition_at, updated_at)
-                    SELECT $1, $2, now.t + $5::int8 * $3::int8 \(us), now.t, now.t FROM now
+                    INSERT INTO {{state}} AS s (group_id, key, tat, last_grant, last_acquisition_at, updated_at)
+                    SELECT $1, $2, now.t + least($5::int8, $4::int8) * $3::int8 \(us), least($5::int8, $4::int8), now.t, now.t FROM now
                     ON CONFLICT (group_id, key) DO UPDATE
-                       SET tat = greatest(s.tat, excluded.last_acquisition_at) + $5::int8 * $3::int8 \(us),
+                       SET last_grant = least($5::int8, \(available)),
+                           tat = \(m) + least($5::int8, \(available)) * $3::int8 \(us),
                            last_acquisition_at = excluded.last_acquisition_at,
                            version = s.version + 1,
                            \(touch)
-                     WHERE greatest(s.tat, excluded.last_acquisition_at) + ($5::int8 - $4::int8) * $3::int8 \(us)
-                           <= excluded.last_acquisition_at
-                    RETURNING s.tat, s.last_acquisition_at
+                     WHERE \(available) >= $6::int8
+                    RETURNING s.tat, s.last_grant, s.last_acquisition_at
                 )
-                SELECT true, (floor(extract(epoch FROM d.last_acquisition_at - d.tat) * 1000000 / $3::int8) + $4::int8)::int8, 0::int8,
-                       d.last_acquisition_at
+                SELECT true, d.last_grant, (floor(extract(epoch FROM d.last_acquisition_at - d.tat) * 1000000 / $3::int8) + $4::int8)::int8,
+                       0::int8, d.last_acquisition_at
                   FROM decision d
                 UNION ALL
-                SELECT false, 0::int8,
-                       greatest(1, ceil(extract(epoch FROM greatest(s.tat, now.t) + ($5::int8 - $4::int8) * $3::int8 \(us) - now.t) * 1000000))::int8,
+                SELECT false, 0::int8, 0::int8,
+                       greatest(1, ceil(extract(epoch FROM greatest(s.tat, now.t) + ($6::int8 - $4::int8) * $3::int8 \(us) - now.t) * 1000000))::int8,
                        NULL::timestamptz
                   FROM {{state}} s, now
                  WHERE s.group_id = $1 AND s.key = $2 AND NOT EXISTS (SELECT 1 FROM decision)
                 """)
 
-            // Windows: $1 limiter, $2 key, $3 window (µs), $4 limit, $5 cost. `cur`/`prev` are the counts of the
-            // window now running and the one before it, as the row stands. A row already in a later window (a
-            // statement that read the clock a moment later committed first) counts this request there: the
-            // window never moves back, so no admission is forgotten.
+            // Windows: $1 limiter, $2 key, $3 window (µs), $4 limit, $5 wanted, $6 at least. `cur`/`prev` are the
+            // counts of the window now running and the one before it, as the row stands. A row already in a later
+            // window (a statement that read the clock a moment later committed first) counts this request there:
+            // the window never moves back, so no admission is forgotten.
             let windowStart = "to_timestamp(floor(extract(epoch FROM now.t) * 1000000 / $3::int8) * $3::int8 / 1000000.0)"
             func counts(_ row: String, _ start: String) -> (cur: String, prev: String) {
                 (cur: "(CASE WHEN \(row).window_start >= \(start) THEN \(row).window_count ELSE 0 END)",
@@ -118,47 +126,49 @@ public enum PGRateLimiterSchema {
             }
             let conflict = counts("s", "excluded.window_start")
             let seen = counts("s", "w.start")
-            func windowed(admitWhen condition: String, remaining: String, retry: String) throws(PGStoreError) -> String {
+            func windowed(available: String, remaining: String, retry: String) throws(PGStoreError) -> String {
                 try render("""
                     WITH now AS (SELECT {{tusk_now}}() AS t),
                     w AS (SELECT now.t, \(windowStart) AS start FROM now),
                     decision AS (
-                        INSERT INTO {{state}} AS s (group_id, key, window_start, window_count, previous_count, last_acquisition_at, updated_at)
-                        SELECT $1, $2, w.start, $5::int8, 0, w.t, w.t FROM w
+                        INSERT INTO {{state}} AS s (group_id, key, window_start, window_count, previous_count, last_grant,
+                                                    last_acquisition_at, updated_at)
+                        SELECT $1, $2, w.start, least($5::int8, $4::int8), 0, least($5::int8, $4::int8), w.t, w.t FROM w
                         ON CONFLICT (group_id, key) DO UPDATE
-                           SET window_count = \(conflict.cur) + $5::int8,
+                           SET last_grant = least($5::int8, \(available)),
+                               window_count = \(conflict.cur) + least($5::int8, \(available)),
                                previous_count = \(conflict.prev),
                                window_start = greatest(s.window_start, excluded.window_start),
                                last_acquisition_at = excluded.last_acquisition_at,
                                version = s.version + 1,
                                \(touch)
-                         WHERE \(condition)
-                        RETURNING s.window_count, s.previous_count, s.window_start, s.last_acquisition_at
+                         WHERE \(available) >= $6::int8
+                        RETURNING s.window_count, s.previous_count, s.window_start, s.last_acquisition_at, s.last_grant
                     )
-                    SELECT true, \(remaining), 0::int8, d.last_acquisition_at FROM decision d
+                    SELECT true, d.last_grant, \(remaining), 0::int8, d.last_acquisition_at FROM decision d
                     UNION ALL
-                    SELECT false, 0::int8, greatest(1, \(retry))::int8, NULL::timestamptz
+                    SELECT false, 0::int8, 0::int8, greatest(1, \(retry))::int8, NULL::timestamptz
                       FROM w LEFT JOIN {{state}} s ON s.group_id = $1 AND s.key = $2
                      WHERE NOT EXISTS (SELECT 1 FROM decision)
                     """)
             }
             let untilNextWindow = "ceil(extract(epoch FROM w.start + $3::int8 \(us) - w.t) * 1000000)"
             fixedWindow = try windowed(
-                admitWhen: "\(conflict.cur) + $5::int8 <= $4::int8",
+                available: "($4::int8 - \(conflict.cur))",
                 remaining: "($4::int8 - d.window_count)::int8",
                 retry: untilNextWindow)
             // The sliding estimate: prev × (1 − elapsed fraction of the current window) + cur.
             let elapsed = "(extract(epoch FROM excluded.last_acquisition_at - excluded.window_start) * 1000000 / $3::int8)"
             let elapsedSeen = "(extract(epoch FROM w.t - w.start) * 1000000 / $3::int8)"
             slidingWindow = try windowed(
-                admitWhen: "\(conflict.prev) * (1 - \(elapsed)) + \(conflict.cur) + $5::int8 <= $4::int8",
+                available: "floor($4::int8 - \(conflict.prev) * (1 - \(elapsed)) - \(conflict.cur))::int8",
                 remaining: """
                     floor($4::int8 - d.previous_count * (1 - extract(epoch FROM d.last_acquisition_at - d.window_start) * 1000000 / $3::int8) \
                     - d.window_count)::int8
                     """,
                 retry: """
-                    CASE WHEN coalesce(\(seen.cur), 0) + $5::int8 > $4::int8 OR coalesce(\(seen.prev), 0) = 0 THEN \(untilNextWindow)
-                         ELSE ceil((1 - ($4::int8 - coalesce(\(seen.cur), 0) - $5::int8)::float8 / \(seen.prev) - \(elapsedSeen)) * $3::int8)
+                    CASE WHEN coalesce(\(seen.cur), 0) + $6::int8 > $4::int8 OR coalesce(\(seen.prev), 0) = 0 THEN \(untilNextWindow)
+                         ELSE ceil((1 - ($4::int8 - coalesce(\(seen.cur), 0) - $6::int8)::float8 / \(seen.prev) - \(elapsedSeen)) * $3::int8)
                     END
                     """)
 

@@ -130,7 +130,6 @@ public final class PGRateLimiterStore: Sendable {
     /// starts listening for freed slots. A missing or outdated schema is a typed error here, naming the table
     /// and the command that creates it, never a failure at the first acquire.
     public func start() async throws(PGStoreError) {
-        if database.ownsConnections { await database.writerPool.start() }
         try await database.write { c in try await self.migrator.prepare(autoCreate: self.configuration.autoCreate, on: c) }
         let stream = try await database.notifications(on: statements.channel)
         let wakeups = self.wakeups

@@ -17,6 +17,7 @@ let scenarios: [String: any WorkerScenario.Type] = [
     HoldLocksScenario.name: HoldLocksScenario.self,
     LedgerWriterScenario.name: LedgerWriterScenario.self,
     RateLimitScenario.name: RateLimitScenario.self,
+    BreakerScenario.name: BreakerScenario.self,
 ]
 
 let arguments = WorkerArguments(CommandLine.arguments.dropFirst())

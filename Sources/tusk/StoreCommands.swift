@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import PGClient
+import PGRateLimiter
 import PGStoreSupport
 
 /// Options every store command shares.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The schema holding the stores' tables (1 to 63 bytes, no NUL).", valueName: "schema"))
-    var schema: String = "tusk"
+    var schema: String = StoreOptions.defaultSchema
+
+    static let defaultSchema = "tusk"
+
+    /// True when --schema was given (not the default).
+    var schemaWasGiven: Bool { schema != Self.defaultSchema }
 
     @Option(help: ArgumentHelp(
         "postgres:// URL or keyword/value string; default DATABASE_URL, else PGHOST, PGPORT, PGUSER, PGDATABASE (PGPASSWORD and ~/.pgpass supply the password).",
@@ -24,6 +30,7 @@ struct StoreOptions: ParsableArguments {
     /// The selected stores, plus the test store with the hidden `--test-store` flag (a test hook: the
     /// package's tests run two `tusk migrate apply --test-store` processes at once).
     func stores(_ name: String) throws(PGStoreError) -> [PGStoreDefinition] {
+        registerStores()
         if testStore && name == PGStoreDefinition.selfTest.name { return [.selfTest] }
         return try PGStoreRegistry.stores(named: name) + (testStore ? [.selfTest] : [])
     }
@@ -120,37 +127,48 @@ struct SetupCommand: AsyncParsableCommand {
                 return
             }
             let (connection, config) = try await options.connect()
-            defer { Task { await connection.close() } }
-            let plan = try await migrator.plan(on: connection)
-            if dryRun {
-                print(plan.sql, terminator: "")
-                return
+            do {
+                try await setUp(migrator, schema: schema, on: connection, config: config)
+            } catch {
+                await connection.close()
+                throw error
             }
-            if plan.isEmpty {
-                print("schema \(schema.quoted) in \(describe(config)) is up to date; nothing to apply")
-                printSections(plan)
-                return
-            }
-            print("About to apply to schema \(schema.quoted) in \(describe(config)):")
-            if !plan.preamble.dropFirst().isEmpty { print("  create the schema and/or tusk_schema_migrations (IF NOT EXISTS)") }
-            for step in plan.steps { print("  \(step.store) \(step.version): \(step.title)") }
-            if !yes {
-                print("Proceed? [y/N] ", terminator: "")
-                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-                guard answer == "y" || answer == "yes" else {
-                    throw fail("aborted; nothing was changed (pass --yes to skip this question)")
-                }
-            }
-            let ran = try await migrator.apply(on: connection)
-            if ran.steps.isEmpty {
-                print("nothing to do: schema \(schema.quoted) was brought up to date by another process")
-            } else {
-                print("applied \(ran.steps.count) migration(s) to schema \(schema.quoted):")
-                for step in ran.steps { print("  \(step.store) \(step.version): \(step.title)") }
-            }
-            printSections(ran)
             await connection.close()
         }
+    }
+
+    func setUp(_ migrator: PGMigrator, schema: PGStoreIdentifier, on connection: PGConnection,
+               config: PGConnectionConfiguration) async throws {
+        let plan = try await migrator.plan(on: connection)
+        if dryRun {
+            print(plan.sql, terminator: "")
+            return
+        }
+        if plan.isEmpty {
+            print("schema \(schema.quoted) in \(describe(config)) is up to date; nothing to apply")
+            printSections(plan)
+            return
+        }
+        // Refuse before asking when this role could not apply the plan anyway.
+        try await migrator.checkPrivileges(on: connection)
+        print("About to apply to schema \(schema.quoted) in \(describe(config)):")
+        if !plan.preamble.dropFirst().isEmpty { print("  create the schema and/or tusk_schema_migrations (IF NOT EXISTS)") }
+        for step in plan.steps { print("  \(step.store) \(step.version): \(step.title)") }
+        if !yes {
+            print("Proceed? [y/N] ", terminator: "")
+            let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            guard answer == "y" || answer == "yes" else {
+                throw fail("aborted; nothing was changed (pass --yes to skip this question)")
+            }
+        }
+        let ran = try await migrator.apply(on: connection)
+        if ran.steps.isEmpty {
+            print("nothing to do: schema \(schema.quoted) was brought up to date by another process")
+        } else {
+            print("applied \(ran.steps.count) migration(s) to schema \(schema.quoted):")
+            for step in ran.steps { print("  \(step.store) \(step.version): \(step.title)") }
+        }
+        printSections(ran)
     }
 
     func printSections(_ plan: PGMigrationPlan) {
@@ -277,15 +295,17 @@ struct GrantsCommand: AsyncParsableCommand {
                     continue
                 }
                 print("\n-- \(store.name)")
-                let statements = try PGStoreGrants.statements(for: store, names: try store.names(schema: schema), role: role)
                 // The schema USAGE and support grants were printed once above.
-                let own = statements.dropFirst().filter { !supportGrant($0) }
-                for statement in own { print(statement + ";") }
+                for statement in try PGStoreGrants.statements(
+                    for: store, names: try store.names(schema: schema), role: role, includeSupport: false) {
+                    print(statement + ";")
+                }
             }
         }
     }
+}
 
-    func supportGrant(_ statement: String) -> Bool {
-        PGStoreNames.supportObjects.contains { statement.contains("\"\($0)\"") }
-    }
+/// The stores built so far register their definitions (migrations, grants) with the registry.
+func registerStores() {
+    PGStoreRegistry.register(PGRateLimiterSchema.definition)
 }

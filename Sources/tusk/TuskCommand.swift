@@ -26,7 +26,7 @@ struct TuskCommand: AsyncParsableCommand {
             Errors are printed as one line on standard error, and the exit status is then 1.
             """,
         subcommands: [
-            SetupCommand.self, MigrateCommand.self, GrantsCommand.self,
+            SetupCommand.self, MigrateCommand.self, GrantsCommand.self, LimiterCommand.self,
             DemoCommand.self, ProfileCommand.self, BenchCommand.self, BenchTLSCommand.self,
         ])
 }

@@ -77,7 +77,8 @@ import Testing
             options: .init(pool: .init(minimumConnections: 0, maximumConnections: 1, acquireTimeout: .milliseconds(500))))
         #expect(try await pool.queryOne("SELECT 1", as: Int.self) == 1)
         proxy.stall()
-        let held = Task { try await pool.queryOne("SELECT 11", as: Int.self) }
+        // A lease of its own (a plain query could share the connection): the second caller must wait for it.
+        let held = Task { try await pool.withConnection { c in try await c.queryOne("SELECT 11", as: Int.self) } }
         try await Task.sleep(for: .milliseconds(100))
         let start = ContinuousClock.now
         do {

@@ -433,18 +433,27 @@ import Testing
             // 100 KB of rows arrive at once (the server flushes its buffer), then the last row once the gate opens.
             let rows = try await c.query(
                 "SELECT repeat('x', 100) FROM generate_series(1, 1000) UNION ALL SELECT 'end' FROM (SELECT pg_advisory_xact_lock(\(key))) g")
-            let (reading, readingContinuation) = AsyncStream.makeStream(of: Void.self)
+            // The first reader takes the rows that came (one batch) and then waits for more: the second comes once
+            // its count has stood still for half a second, so it meets a reader that is waiting, not one still
+            // going through its batch.
+            let seen = Atomic<Int>(0)
             let first = Task {
                 var n = 0
                 for try await _ in rows {
                     n += 1
-                    if n == 1 { readingContinuation.yield() }
+                    seen.store(n, ordering: .relaxed)
                 }
                 return n
             }
-            _ = try await within(.seconds(10), "the first reader's first row") {
-                var it = reading.makeAsyncIterator()
-                return await it.next() != nil
+            _ = try await within(.seconds(30), "the first reader's rows") {
+                var last = -1
+                var stillSince = ContinuousClock.now
+                while true {
+                    let now = seen.load(ordering: .relaxed)
+                    if now != last { last = now; stillSince = ContinuousClock.now }
+                    if now > 0, ContinuousClock.now - stillSince >= .milliseconds(500) { return now }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
             }
             do {
                 // Refused at once; accepted, it would wait for the gate, and the bound ends the wait.

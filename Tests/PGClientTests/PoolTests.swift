@@ -40,6 +40,21 @@ import Testing
         await pool.shutdown()
     }
 
+    /// A server that refuses the login: start() returns instead of waiting forever for the minimum, and a
+    /// lease fails at once with the reason, not after the acquire timeout.
+    @Test func startReturnsAndLeasesFailAtOnceWhenTheLoginIsRefused() async throws {
+        let pg = try await TestDB.server()
+        let url = pg.url(user: TemporaryPostgres.Role.scram.name, password: "not-the-password") + "?sslmode=disable"
+        let pool = try await makePool(.init(minimumConnections: 2, maximumConnections: 2, acquireTimeout: .seconds(30)), url: url)
+        try await within(.seconds(15), "start() with a refused login") { await pool.start() }
+        let started = ContinuousClock.now
+        let error = await #expect(throws: PGError.self) { _ = try await pool.queryOne("SELECT 1", as: Int.self) }
+        #expect(error?.code == .authenticationFailed, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(await pool.statistics.open == 0)
+        await pool.shutdown()
+    }
+
     /// A shared statement goes to an idle connection rather than queue behind a long one, also when the long
     /// one runs on a connection that lives on the caller's own event loop (which it would otherwise prefer).
     @Test func sharedStatementsDoNotQueueBehindALongOne() async throws {
@@ -310,4 +325,5 @@ actor OutcomeLog {
         slowest = max(slowest, took)
     }
     var summary: (Int, Int, Duration) { (ok, failed, slowest) }
+
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PGClient
 import PGTestSupport
+import Synchronization
 import Testing
 
 /// Shared helpers for integration tests: one throwaway server per test run.
@@ -35,21 +36,35 @@ enum TestDB {
     }
 }
 
-/// Fails the test if `body` takes longer than `limit` (returns its result otherwise).
+/// Fails the test if `body` takes longer than `limit` (returns its result otherwise). At the limit it throws at
+/// once and cancels `body`, without waiting for it to end: a body that ignores cancellation (a query whose
+/// bytes a stalled proxy holds) cannot stretch the bound.
 func within<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+    let once = WithinOnce<T>()
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        once.slot.withLock { $0 = continuation }
+        let work = Task {
+            do {
+                let value = try await body()
+                once.take()?.resume(returning: value)
+            } catch {
+                once.take()?.resume(throwing: error)
+            }
         }
-        guard let first = try await group.next() else { throw PGError(code: .timeout, message: "no result") }
-        group.cancelAll()
-        guard let value = first else {
-            throw PGError(code: .timeout, message: "\(what) did not finish within \(limit)")
+        Task {
+            try? await Task.sleep(for: limit)
+            if let continuation = once.take() {
+                work.cancel()
+                continuation.resume(throwing: PGError(code: .timeout, message: "\(what) did not finish within \(limit)"))
+            }
         }
-        return value
     }
+}
+
+/// The continuation of one `within` call, resumed by whichever comes first.
+final class WithinOnce<T: Sendable>: Sendable {
+    let slot = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    func take() -> CheckedContinuation<T, any Error>? { slot.withLock { $0.take() } }
 }
 
 /// A log handler that records every line, to assert on what was logged.

@@ -114,7 +114,9 @@ public actor PGPool: Service {
     // MARK: Lifecycle
 
     /// Opens the minimum number of connections and returns when they are open (or at once when the
-    /// minimum is 0). Connection failures are retried with backoff in the background.
+    /// minimum is 0), or when opening one has failed with no connection open (a wrong password, a server
+    /// that is down): the pool keeps retrying with backoff in the background, and a lease meanwhile fails
+    /// with the reason (`statistics.open` says how many are open).
     public func start() async {
         startIfNeeded()
         if machine.isReady { return }
@@ -368,6 +370,12 @@ public actor PGPool: Service {
             metrics.connectFailed()
             logger.warning("could not open a pooled connection", metadata: ["error": "\(error)"])
             perform(machine.connectionCreationFailed(id))
+            if machine.metrics.open == 0, !readyWaiters.isEmpty {
+                // start() does not wait for a server that refuses: the retries go on in the background.
+                let waiting = readyWaiters
+                readyWaiters.removeAll()
+                for w in waiting { w.resume() }
+            }
         }
     }
 

@@ -126,3 +126,30 @@ extension PGMigrator {
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
+
+extension PGMigrator {
+    /// ``apply(on:)`` on a writer connection of `database`.
+    ///
+    /// ```swift
+    /// try await migrator.apply(on: try PGStoreDatabase(.environment))
+    /// ```
+    @discardableResult
+    public func apply(on database: PGStoreDatabase) async throws(PGStoreError) -> PGMigrationPlan {
+        let result: Result<PGMigrationPlan, PGStoreError> = try await database.write { c in
+            do throws(PGStoreError) { return .success(try await apply(on: c)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// ``prepare(autoCreate:on:)`` on a writer connection of `database`: what a store calls at start.
+    ///
+    /// ```swift
+    /// try await migrator.prepare(autoCreate: config.autoCreate, on: database)
+    /// ```
+    public func prepare(autoCreate: Bool, on database: PGStoreDatabase) async throws(PGStoreError) {
+        let result: Result<Void, PGStoreError> = try await database.write { c in
+            do throws(PGStoreError) { return .success(try await prepare(autoCreate: autoCreate, on: c)) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+}

@@ -87,8 +87,8 @@ public struct PGMigrator: Sendable {
     }
 
     static func fixed(_ name: String) -> PGStoreIdentifier {
-        // The support names are constants well inside the limits.
-        (try? PGStoreIdentifier(name)) ?? (try? PGStoreIdentifier("tusk_invalid"))!
+        // The support names are constants well inside the limits; validation cannot fail for them.
+        (try? PGStoreIdentifier(name)) ?? PGStoreIdentifier(constant: "tusk_invalid_name")
     }
 
     // MARK: Plan
@@ -180,6 +180,20 @@ public struct PGMigrator: Sendable {
                 }
             }
         }
+    }
+
+    /// Throws `.permissionDenied` naming the GRANT that is missing when the connected role could not
+    /// apply the pending migrations (CREATE on the database for a missing schema, CREATE on the schema
+    /// otherwise). `tusk setup` calls it before asking for confirmation; ``apply(on:)`` checks again
+    /// under the lock.
+    ///
+    /// ```swift
+    /// try await migrator.checkPrivileges(on: connection)
+    /// ```
+    public func checkPrivileges(on connection: PGConnection) async throws(PGStoreError) {
+        let state = try await readState(on: connection)
+        guard !(try plan(state: state)).isEmpty else { return }
+        try await storeCall(nil) { try await checkCreatePrivilege(on: connection, schemaExists: state.schemaExists) }
     }
 
     /// Throws `.permissionDenied` naming the GRANT that is missing, before any DDL runs.

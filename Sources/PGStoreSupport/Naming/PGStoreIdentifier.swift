@@ -44,6 +44,11 @@ public struct PGStoreIdentifier: Sendable, Hashable, CustomStringConvertible {
         self.name = name
     }
 
+    /// A name fixed in this module's code (the support objects' names): short, non-empty, no NUL.
+    init(constant name: StaticString) {
+        self.name = name.description
+    }
+
     /// The name double-quoted for SQL, embedded quotes doubled: `"My ""odd"" schema"`.
     public var quoted: String { PGIdentifier.quote(name) }
 

@@ -34,7 +34,9 @@ extension PGStoreError {
         }
         switch pg.code {
         case .connectionFailed:
-            return make(.unavailable, "cannot reach the database: \(pg.message); \(connectionHelp)")
+            // The underlying cause is an errno or resolver message ("connect failed: Connection refused").
+            let cause = pg.underlying.map { " (\($0))" } ?? ""
+            return make(.unavailable, "cannot reach the database: \(pg.message)\(cause); \(connectionHelp)")
         case .connectionClosed:
             return make(.unavailable, "the connection to the database was lost: \(pg.message)")
         case .authenticationFailed:

@@ -15,10 +15,15 @@ public enum PGStoreGrants {
     /// for statement in try PGStoreGrants.statements(for: store, names: names, role: role) { print(statement + ";") }
     /// ```
     /// - Throws: `.invalidConfiguration` when a privilege names an object the store does not declare.
-    public static func statements(for store: PGStoreDefinition, names: PGStoreNames, role: PGStoreIdentifier) throws(PGStoreError) -> [String] {
-        var out = ["GRANT USAGE ON SCHEMA \(names.schema.quoted) TO \(role.quoted)"]
-        let privileges = (store.name == PGStoreDefinition.support.name ? [] : PGStoreDefinition.support.runtimePrivileges)
-            + store.runtimePrivileges
+    /// - Parameter includeSupport: false leaves out the schema USAGE and the support objects' grants
+    ///   (for printing several stores of one schema after one support section).
+    public static func statements(
+        for store: PGStoreDefinition, names: PGStoreNames, role: PGStoreIdentifier, includeSupport: Bool = true
+    ) throws(PGStoreError) -> [String] {
+        var out = includeSupport ? ["GRANT USAGE ON SCHEMA \(names.schema.quoted) TO \(role.quoted)"] : []
+        let isSupport = store.name == PGStoreDefinition.support.name
+        let privileges = (isSupport || !includeSupport ? [] : PGStoreDefinition.support.runtimePrivileges)
+            + (isSupport && !includeSupport ? [] : store.runtimePrivileges)
         for privilege in privileges {
             switch privilege {
             case .table(let key, let list):
