@@ -189,7 +189,8 @@ struct RateLimitBench: AsyncParsableCommand {
         do {
             let limiter = try store.limiter("capture", .perSecond(1_000_000, burst: 1_000_000))
             for _ in 0..<3 { _ = try await limiter.tryAcquire() }
-            guard let sql = try await counter.lastStatement(containing: ["ON CONFLICT (group_id, key) DO UPDATE", "SET tat ="]) else {
+            // The GCRA statement is the one that sets `tat` (the window statements and the cleanup do not).
+            guard let sql = try await counter.lastStatement(containing: ["ON CONFLICT (group_id, key) DO UPDATE", " tat = "]) else {
                 return .failure(NotAvailable(reason: "the acquire statement was not found in pg_stat_activity"))
             }
             guard sql.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("NOT EXISTS (SELECT 1 FROM decision)") else {
@@ -387,9 +388,17 @@ enum TuskRateClient {
         await pool.start()
         let name = "pool-" + w.rawValue
         let tasks = w == .single ? 1 : 64
+        // The limiter's binds: interval 1 µs, burst 1,000,000, cost 1 (and "at least 1" where the statement takes a sixth).
+        let sixth = sql.contains("$6")
         do {
             var s = try await measure(w, ctx, tasks: tasks) { keys, seed, phase in
                 try await TuskRateClient.loop(keys: keys, seed: seed, phase: phase) { key in
+                    if sixth {
+                        let row = try await pool.queryOptional(
+                            PGQuery(unsafeSQL: sql, [name, key, Int64(1), Int64(1_000_000), Int64(1), Int64(1)]),
+                            as: (Bool, Int64, Int64, Int64, Date?).self)
+                        return row?.0 ?? false
+                    }
                     let row = try await pool.queryOptional(PGQuery(unsafeSQL: sql, [name, key, Int64(1), Int64(1_000_000), Int64(1)]),
                                                            as: (Bool, Int64, Int64, Date?).self)
                     return row?.0 ?? false
@@ -553,12 +562,14 @@ struct RateLimitWorker: AsyncParsableCommand {
 enum PgbenchRate {
     static func script(_ sql: String, keys: Int?) -> String {
         var s = sql.trimmingCharacters(in: .whitespacesAndNewlines)
-        // $1 limiter, $2 key, $3 interval (µs), $4 burst, $5 cost; $3–$5 carry ::int8 casts in the statement.
+        // $1 limiter, $2 key, $3 interval (µs), $4 burst, $5 cost (units wanted), and, where the statement has it, $6
+        // (at least this many units); $3–$6 carry ::int8 casts in the statement.
         s = s.replacingOccurrences(of: "$1", with: ":gid::text")
         s = s.replacingOccurrences(of: "$2", with: keys != nil ? "('k' || :k::text)" : ":key::text")
         s = s.replacingOccurrences(of: "$3", with: ":interval")
         s = s.replacingOccurrences(of: "$4", with: ":burst")
         s = s.replacingOccurrences(of: "$5", with: ":cost")
+        s = s.replacingOccurrences(of: "$6", with: ":atleast")
         let set = keys.map { "\\set k random(0, \($0 - 1))\n" } ?? ""
         return set + s + ";\n"
     }
@@ -589,7 +600,7 @@ enum PgbenchRate {
         let threads = min(connections, 2)
         let gid = "pgbench-" + w.rawValue
         let common = ["-n", "-M", "prepared", "-c", String(connections), "-j", String(threads),
-                      "-D", "gid=\(gid)", "-D", "key=hot", "-D", "interval=1", "-D", "burst=1000000", "-D", "cost=1", "-f", file]
+                      "-D", "gid=\(gid)", "-D", "key=hot", "-D", "interval=1", "-D", "burst=1000000", "-D", "cost=1", "-D", "atleast=1", "-f", file]
         var environment = ProcessInfo.processInfo.environment
         environment["PGOPTIONS"] = "-c synchronous_commit=off"
         // Warm-up (not measured): connections, plans, the rows.
