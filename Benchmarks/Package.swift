@@ -37,6 +37,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "tusk-store-bench",
+            dependencies: [
+                .product(name: "PGClient", package: rootPackage),
+                .product(name: "PGPoolCore", package: rootPackage),
+                .product(name: "PGRateLimiter", package: rootPackage),
+                .product(name: "PGStoreSupport", package: rootPackage),
+                .product(name: "PGTestSupport", package: rootPackage),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "CodecBenchmarks",
             dependencies: [
                 .product(name: "PGWire", package: rootPackage),

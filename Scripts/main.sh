@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, runs the demo, then the side-by-side benchmarks (Tusk,
 # PostgresNIO, libpq through pgbench, asyncpg) against DATABASE_URL or an embedded throw-away
-# PostgreSQL, writing Benchmarks/RESULTS.md. Arguments go to tusk-bench (e.g. --scale 0.1).
+# PostgreSQL, writing Benchmarks/RESULTS.md, then the stores next to their peers (RESULTS-stores.md). Arguments go to tusk-bench (e.g. --scale 0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup-debian.sh
@@ -14,3 +14,5 @@ fi
 swift build -c release --product tusk
 .build/release/tusk demo
 swift run -c release --package-path Benchmarks tusk-bench "$@"
+# The stores next to their peers (writes Benchmarks/RESULTS-stores.md; Python peers in Benchmarks/.build/venv).
+swift run -c release --package-path Benchmarks tusk-store-bench ratelimit
