@@ -119,17 +119,18 @@ import Testing
         let running = Task { try await c.query("SELECT pg_sleep(10)").collect() }
         let admin = try await TestDB.connect()
         // Wait until the sleep is running, then terminate its backend.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            let active = try await admin.queryOne(
-                "SELECT count(*)::int4 FROM pg_stat_activity WHERE pid = \(pid) AND query LIKE '%pg_sleep%' AND state = 'active'", as: Int32.self)
-            if active == 1 { break }
-            try await Task.sleep(for: .milliseconds(10))
+        let deadline = ContinuousClock.now + .seconds(8)
+        var running = false
+        while !running, ContinuousClock.now < deadline {
+            running = try await admin.queryOne(
+                "SELECT count(*)::int4 FROM pg_stat_activity WHERE pid = \(pid) AND query LIKE '%pg_sleep%' AND state = 'active'", as: Int32.self) == 1
+            if !running { try await Task.sleep(for: .milliseconds(10)) }
         }
+        try #require(running, "the sleep did not start within 8 s")
         // Pipelined behind the sleep.
         let queued = Task { try await c.query("SELECT \(Int32(1))::int4").collect() }
         try await Task.sleep(for: .milliseconds(50))
-        _ = try await admin.query("SELECT pg_terminate_backend(\(pid))").collect()
+        #expect(try await admin.queryOne("SELECT pg_terminate_backend(\(pid))", as: Bool.self))
         for task in [running, queued] {
             do {
                 _ = try await task.value
