@@ -120,13 +120,13 @@ import Testing
         let admin = try await TestDB.connect()
         // Wait until the sleep is running, then terminate its backend.
         let deadline = ContinuousClock.now + .seconds(8)
-        var running = false
-        while !running, ContinuousClock.now < deadline {
-            running = try await admin.queryOne(
+        var sleeping = false
+        while !sleeping, ContinuousClock.now < deadline {
+            sleeping = try await admin.queryOne(
                 "SELECT count(*)::int4 FROM pg_stat_activity WHERE pid = \(pid) AND query LIKE '%pg_sleep%' AND state = 'active'", as: Int32.self) == 1
-            if !running { try await Task.sleep(for: .milliseconds(10)) }
+            if !sleeping { try await Task.sleep(for: .milliseconds(10)) }
         }
-        try #require(running, "the sleep did not start within 8 s")
+        try #require(sleeping, "the sleep did not start within 8 s")
         // Pipelined behind the sleep.
         let queued = Task { try await c.query("SELECT \(Int32(1))::int4").collect() }
         try await Task.sleep(for: .milliseconds(50))
