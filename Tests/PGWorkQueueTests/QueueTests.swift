@@ -3,6 +3,7 @@ import PGClient
 import PGStoreSupport
 import PGTestSupport
 import PGWorkQueue
+import Synchronization
 import Testing
 
 extension WorkQueueSuites {
@@ -196,4 +197,47 @@ extension WorkQueueSuites {
         await f.finish()
     }
 }
+}
+
+extension WorkQueueSuites {
+@Suite struct ConsumerTests {
+    @Test func runCompletesRetriesHeartbeatsAndLeavesNothingLeasedOnCancel() async throws {
+        let f = try await QueueFixture.make()
+        let q = try await f.store.createQueue(PGQueueSettings(name: "consume", leaseTimeout: .milliseconds(600)))
+        _ = try await q.produce(items(20))
+        let seen = Counter()
+        let consumer = Task {
+            try await q.run(concurrency: 4, pollInterval: .milliseconds(100), retryBackoff: .milliseconds(1)) { item in
+                let n = seen.increment(item.sourceID ?? "")
+                if item.sourceID == "item-3", n == 1 { throw CancellationError() }   // fails once, then succeeds
+                if item.sourceID == "item-7" { try await Task.sleep(for: .milliseconds(1500)) }   // outlives its lease
+            }
+        }
+        // While item-7's handler runs past the lease timeout, heartbeats keep its lease: sweeps return nothing.
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(try await q.sweep().returned == 0)
+        let drained = try await eventually(.seconds(10)) { try await f.count(q.tableNames[0]) == 0 }
+        #expect(drained)
+        #expect(seen.count("item-3") == 2 && seen.count("item-7") == 1 && seen.count("item-0") == 1)
+        consumer.cancel()
+        _ = try? await consumer.value
+        // Cancelled mid-handler: the item goes straight back, unleased.
+        _ = try await q.produce([PGQueueItem(payload: Data(), sourceID: "slow")])
+        let slow = Task {
+            try await q.run(concurrency: 1, pollInterval: .milliseconds(100)) { _ in try await Task.sleep(for: .seconds(60)) }
+        }
+        #expect(try await eventually { try await f.count(q.tableNames[0], "is_leased") == 1 })
+        slow.cancel()
+        _ = try? await slow.value
+        #expect(try await f.count(q.tableNames[0], "is_leased") == 0)
+        #expect(try await f.count(q.tableNames[0], "enqueue_at IS NULL AND attempts = 1") == 1)
+        await f.finish()
+    }
+}
+}
+
+final class Counter: Sendable {
+    private let m = Mutex<[String: Int]>([:])
+    func increment(_ key: String) -> Int { m.withLock { $0[key, default: 0] += 1; return $0[key]! } }
+    func count(_ key: String) -> Int { m.withLock { $0[key] ?? 0 } }
 }
