@@ -211,7 +211,8 @@ public final class PGWorkQueue: Sendable {
         await wakeup.wait(timeout: timeout)
     }
 
-    /// The queue's depth now, summed over partitions (one statement per partition; scans the tables).
+    /// The queue's depth now, summed over partitions (one statement per partition; scans the tables), and
+    /// what tells an operator vacuum is falling behind: dead tuples and the oldest open transaction.
     ///
     /// ```swift
     /// let s = try await q.stats(); print(s.ready, s.inFlight)
@@ -226,6 +227,17 @@ public final class PGWorkQueue: Sendable {
             out.ready += Int(r.0); out.inFlight += Int(r.1); out.scheduled += Int(r.2)
             out.oldestAge = Swift.max(out.oldestAge, .milliseconds(r.3))
         }
+        let bloat = """
+            SELECT (SELECT coalesce(sum(n_dead_tup), 0)::int8 FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2::text[])),
+                   (SELECT coalesce((extract(epoch FROM max(clock_timestamp() - xact_start)) * 1000)::int8, 0)
+                      FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid())
+            """
+        let binds: [any PGEncodable] = [store.schema.name, tableNames]
+        let b = try await store.statement("bloat of \(settings.name)") { pool in
+            try await pool.queryOne(PGQuery(unsafeSQL: bloat, binds), as: (Int64, Int64).self)
+        }
+        out.deadTuples = Int(b.0)
+        out.oldestTransactionAge = .milliseconds(b.1)
         return out
     }
 

@@ -141,6 +141,11 @@ public struct PGQueueStats: Sendable, Hashable {
     public var scheduled: Int
     /// Age of the oldest item on the database's clock.
     public var oldestAge: Duration
+    /// Dead tuples in the partition tables (`pg_stat_user_tables.n_dead_tup`): vacuum's backlog.
+    public var deadTuples: Int = 0
+    /// Age of the oldest open transaction holding back vacuum (`pg_stat_activity.xact_start` of the
+    /// oldest backend with an xmin), or zero.
+    public var oldestTransactionAge: Duration = .zero
 }
 
 extension PGStoreError {
