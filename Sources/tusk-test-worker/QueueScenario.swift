@@ -24,13 +24,31 @@ enum QueueScenario: WorkerScenario {
         try await store.start()
         let queue = try await store.queue(try arguments.string("queue"))
         let ledger = PGLedger(schema: schema)
-        let connection = try await PGConnection.connect(try PGConnectionConfiguration(url: url))
+        let configurationOfLedger = try PGConnectionConfiguration(url: url)
+        var connection = try await PGConnection.connect(configurationOfLedger)
         WorkerOutput.emit("ready", [("worker", worker)])
         while true {
+            do {
+                try await step(queue, connection, ledger, worker: worker, batch: batch, work: work)
+            } catch {
+                // The database went away (a restart): say so, wait, reconnect, go on. Leases held now expire.
+                WorkerOutput.emit("retrying", [("message", "\(error)")])
+                try await Task.sleep(for: .milliseconds(200))
+                if let fresh = try? await PGConnection.connect(configurationOfLedger) {
+                    await connection.close()
+                    connection = fresh
+                }
+            }
+        }
+    }
+
+    static func step(_ queue: PGWorkQueue, _ connection: PGConnection, _ ledger: PGLedger, worker: String,
+                     batch: Int, work: Int) async throws {
+        do {
             let items = try await queue.lease(max: batch)
             if items.isEmpty {
                 await queue.waitForWork(timeout: .milliseconds(200))
-                continue
+                return
             }
             if work > 0 { try await Task.sleep(for: .milliseconds(work)) }
             let fenced = try await connection.withTransaction { tx in

@@ -70,5 +70,49 @@ extension WorkQueueSuites {
         #expect(entries.allSatisfy { ($0.value ?? 0) >= 1 })
         await f.finish()
     }
+
+    /// The server restarts mid-drain (its own TemporaryPostgres): the workers resume by themselves.
+    @Test func workersResumeAfterAServerRestart() async throws {
+        let pg = try await TemporaryPostgres.start()
+        defer { Task { await pg.stop() } }
+        let schema = "q_restart"
+        var configuration = PGWorkQueueStore.Configuration(schemaName: schema)
+        configuration.autoCreate = true
+        let store = try PGWorkQueueStore(.url(pg.url()), configuration: configuration)
+        try await store.start()
+        let q = try await store.createQueue(PGQueueSettings(name: "restart", leaseTimeout: .seconds(1)))
+        let total = 3_000
+        for chunk in stride(from: 0, to: total, by: 500) {
+            _ = try await q.produce((chunk..<chunk + 500).map { PGQueueItem(payload: Data(), sourceID: "item-\($0)") })
+        }
+        let admin = try await PGConnection.connect(try PGConnectionConfiguration(url: pg.url()))
+        let ledger = PGLedger(schema: schema)
+        try await ledger.create(on: admin)
+        await admin.close()
+        let workers = try PGWorkerProcess.start(count: 2, "queue-consumer") { i in
+            ["--url", pg.url(), "--schema", schema, "--queue", "restart", "--worker", "w\(i)", "--batch", "10", "--work-ms", "5"]
+        }
+        defer { Task { _ = await PGWorkerProcess.killAll(workers) } }
+        for w in workers { _ = try await w.waitForEvent(named: "ready", timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(700))
+        let restartedAt = ContinuousClock.now
+        try await pg.restart()
+        let check = try await PGConnection.connect(try PGConnectionConfiguration(url: pg.url()))
+        let resumed = try await eventually(.seconds(30)) {
+            let processed = try await ledger.count(.processed, on: check)
+            return workers.allSatisfy { w in w.events.contains { $0.name == "retrying" } } && processed > 0
+        }
+        let done = try await eventually(.seconds(120)) { try await ledger.count(.processed, on: check) >= total }
+        let took = ContinuousClock.now - restartedAt
+        let duplicates = try await ledger.duplicates(.processed, on: check)
+        let missing = try await ledger.missing(.processed, expected: (0..<total).map { "item-\($0)" }, on: check)
+        print("queue restart test: \(total) items, server restarted mid-drain; drained \(took) after the restart; "
+              + "duplicates \(duplicates.count), missing \(missing.count)")
+        #expect(resumed && done)
+        #expect(duplicates.isEmpty && missing.isEmpty)
+        _ = await PGWorkerProcess.killAll(workers)
+        await check.close()
+        await store.shutdown()
+    }
 }
 }
