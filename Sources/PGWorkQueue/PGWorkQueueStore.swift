@@ -115,9 +115,9 @@ public final class PGWorkQueueStore: Sendable {
                 try? await Task.sleep(for: interval)
                 guard let self else { return }
                 for q in self.state.withLock({ Array($0.queues.values) }) {
-                    do { _ = try await q.sweep() } catch {
+                    do { _ = try await q.sweep() } catch let error as PGStoreError where !Task.isCancelled && error.code != .cancelled {
                         self.observability.logger.warning("sweep of queue \(q.settings.name) failed: \(error)")
-                    }
+                    } catch {}
                 }
             }
         }
