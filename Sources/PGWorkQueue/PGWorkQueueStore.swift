@@ -263,7 +263,19 @@ public final class PGWorkQueueStore: Sendable {
         return (Self.settings((r.0, r.1, r.2, r.3, r.4, r.5, r.6)), r.7)
     }
 
+    /// Creates missing partition tables. Existing ones are only looked up (`to_regclass`), so a runtime role
+    /// without `CREATE` on the schema can open queues whose tables the setup role made.
     func ensurePartitions(hash: String, count: Int) async throws(PGStoreError) {
+        var tables: [String] = []
+        for p in 0..<count {
+            tables.append(PGQualifiedName(schema: schema, name: try PGStoreIdentifier(PGWorkQueueSchema.tableName(hash: hash, partition: p))).quoted)
+        }
+        let probe = tables
+        let missing = try await statement("partitions of \(hash)") { pool in
+            try await pool.queryOne(PGQuery(unsafeSQL: "SELECT count(*) FROM unnest($1::text[]) AS t(n) WHERE to_regclass(t.n) IS NULL", [probe]),
+                                    as: Int64.self)
+        }
+        guard missing > 0 else { return }
         var ddl = "SELECT pg_advisory_xact_lock(hashtext(\(Self.literal("tusk_queue " + schema.name + " " + hash))));\n"
         for p in 0..<count { ddl += try PGWorkQueueSchema.partitionDDL(schema: schema, hash: hash, partition: p) + "\n" }
         let sql = ddl
