@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PGStoreSupport", targets: ["PGStoreSupport"]),
         .library(name: "PGRateLimiter", targets: ["PGRateLimiter"]),
         .library(name: "PGCircuitBreaker", targets: ["PGCircuitBreaker"]),
+        .library(name: "PGActorStateStore", targets: ["PGActorStateStore"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
@@ -83,6 +84,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PGActorStateStore",
+            dependencies: [
+                "PGStoreSupport", "PGClient", "PGPoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tusk",
             dependencies: [
@@ -94,7 +104,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tusk-test-worker",
-            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter", "PGCircuitBreaker"],
+            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter", "PGCircuitBreaker", "PGActorStateStore"],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
@@ -118,6 +128,12 @@ let package = Package(
             name: "PGCircuitBreakerTests",
             // The worker executable is built first: the multi-process tests run it.
             dependencies: ["PGCircuitBreaker", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PGActorStateStoreTests",
+            // The worker executable is built first: the multi-process tests run it.
+            dependencies: ["PGActorStateStore", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
             swiftSettings: strict
         ),
         .testTarget(
