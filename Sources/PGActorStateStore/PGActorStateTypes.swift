@@ -120,6 +120,12 @@ public struct PGActorActivation: Sendable, Hashable {
     public var actorID: String
     /// The lease (holder, fencing token, expiry on the database clock).
     public var lease: PGLease
+
+    /// An activation value (e.g. one passed between processes); the database decides whether its token is current.
+    public init(actorID: String, lease: PGLease) {
+        self.actorID = actorID
+        self.lease = lease
+    }
 }
 
 extension PGStoreError {
