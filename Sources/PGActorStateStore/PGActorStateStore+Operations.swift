@@ -112,7 +112,7 @@ extension PGActorStateStore {
         try Self.validate(actorID)
         let sql = statements.load
         metrics.loads.increment()
-        let row = try await read { c, timeout in
+        let row = try await write("load") { c, timeout in
             try await c.queryOptional(PGQuery(unsafeSQL: sql, [actorID]), as: (Int64, Bool, Data).self, timeout: timeout)
         }
         guard let row else { return PGActorSnapshot(state: nil, sequenceNumber: 0) }
@@ -155,7 +155,7 @@ extension PGActorStateStore {
     public func exists(for actorID: String) async throws(PGStoreError) -> Bool {
         try Self.validate(actorID)
         let sql = statements.exists
-        return try await read { c, timeout in try await c.queryOne(PGQuery(unsafeSQL: sql, [actorID]), as: Bool.self, timeout: timeout) }
+        return try await write("read") { c, timeout in try await c.queryOne(PGQuery(unsafeSQL: sql, [actorID]), as: Bool.self, timeout: timeout) }
     }
 
     /// The actor's current sequence number: 0 when never written; a deleted actor keeps its tombstone's.
@@ -166,7 +166,7 @@ extension PGActorStateStore {
     public func sequenceNumber(for actorID: String) async throws(PGStoreError) -> Int64 {
         try Self.validate(actorID)
         let sql = statements.sequence
-        return try await read { c, timeout in try await c.queryOne(PGQuery(unsafeSQL: sql, [actorID]), as: Int64.self, timeout: timeout) }
+        return try await write("read") { c, timeout in try await c.queryOne(PGQuery(unsafeSQL: sql, [actorID]), as: Int64.self, timeout: timeout) }
     }
 
     /// Trebuchet's name for ``sequenceNumber(for:)``: nil when the actor was never written.
