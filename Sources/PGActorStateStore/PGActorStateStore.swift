@@ -198,10 +198,13 @@ public final class PGActorStateStore: Sendable {
 
     func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PGConnection, Duration) async throws -> T) async throws(PGStoreError) -> T {
         let timeout = configuration.statementTimeout
-        do {
-            return try await database.write { c in try await body(c, timeout) }
-        } catch {
-            throw PGStoreError.from(error, store: "actors")
+        let database = self.database
+        return try await observability.span(what, schema: names.schema) { () async throws(PGStoreError) -> T in
+            do {
+                return try await database.write { c in try await body(c, timeout) }
+            } catch {
+                throw PGStoreError.from(error, store: "actors")
+            }
         }
     }
 
