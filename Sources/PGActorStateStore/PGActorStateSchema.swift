@@ -28,6 +28,7 @@ public enum PGActorStateSchema {
             "changes": "actor_state_change_log",
             "log_meta": "actor_state_change_log_meta",
             "notify_fn": "notify_actor_state_change",
+            "order_fn": "actor_state_log_order",
             "save_fn": "actor_state_save",
             "delete_fn": "actor_state_delete",
             "activate_fn": "actor_state_activate",
@@ -58,7 +59,8 @@ public enum PGActorStateSchema {
             deleted boolean NOT NULL DEFAULT false,
             fence_token bigint,
             lease_holder text,
-            lease_expires_at timestamptz
+            lease_expires_at timestamptz,
+            log_txid bigint NOT NULL DEFAULT 0
         ) WITH (fillfactor = 80);
         CREATE INDEX idx_actor_states_updated ON {{states}} (updated_at);
         CREATE INDEX idx_actor_states_sequence ON {{states}} (sequence_number);
@@ -81,11 +83,24 @@ public enum PGActorStateSchema {
         );
         INSERT INTO {{log_meta}} DEFAULT VALUES;
 
+        -- The log key of a change: the writing transaction's id, but never below the key of the actor's previous
+        -- change. Writers of one actor are serialised by its row lock, yet a later writer may hold an older
+        -- transaction id; carrying the key forward keeps each actor's changes in sequence order in the log, and a
+        -- key is still never below its own transaction's id, so rows below a reader's xmin are final.
+        CREATE FUNCTION {{order_fn}}() RETURNS trigger LANGUAGE plpgsql AS $tusk$
+        BEGIN
+            NEW.log_txid := pg_current_xact_id()::text::int8;
+            IF TG_OP = 'UPDATE' THEN NEW.log_txid := greatest(NEW.log_txid, OLD.log_txid); END IF;
+            RETURN NEW;
+        END $tusk$;
+        CREATE TRIGGER actor_state_order_trigger BEFORE INSERT OR UPDATE ON {{states}}
+            FOR EACH ROW EXECUTE FUNCTION {{order_fn}}();
+
         -- The seed's trigger function: one log row in the writing transaction, then the seed's NOTIFY.
         CREATE FUNCTION {{notify_fn}}() RETURNS trigger LANGUAGE plpgsql AS $tusk$
         BEGIN
             INSERT INTO {{changes}} (txid, actor_id, sequence_number, deleted, changed_at)
-            VALUES (pg_current_xact_id()::text::int8, NEW.actor_id, NEW.sequence_number, NEW.deleted, {{tusk_now}}());
+            VALUES (NEW.log_txid, NEW.actor_id, NEW.sequence_number, NEW.deleted, {{tusk_now}}());
             PERFORM pg_notify('actor_state_changes', json_build_object(
                 'actorID', NEW.actor_id,
                 'sequenceNumber', NEW.sequence_number,

@@ -49,6 +49,25 @@ extension ActorStateSuites {
         await f.finish()
     }
 
+    /// Many writers on one actor: the row lock orders them, and the log delivers that order (a later writer
+    /// may hold an older transaction id; the log key carries the previous change's forward).
+    @Test func concurrentWritersOfOneActorArriveInSequenceOrder() async throws {
+        let f = try await ActorFixture.make()
+        let collector = Collector(try await f.store.changes())
+        let (tasks, each) = (8, 150)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                group.addTask { for i in 1...each { try await f.store.save(Counter(value: t * 1_000 + i), for: "one") } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await eventually(.seconds(20)) { collector.changes.count >= tasks * each })
+        try await Task.sleep(for: .milliseconds(200))
+        Self.checkComplete(collector.changes, actor: "one", n: tasks * each)
+        collector.stop()
+        await f.finish()
+    }
+
     /// The subscriber's connections (the shared LISTEN and the pool) are reset mid-stream through a fault proxy:
     /// it reconnects and catches up from the log, so every change arrives once, in order.
     @Test func aResetListenerConnectionIsFollowedByCatchUp() async throws {
