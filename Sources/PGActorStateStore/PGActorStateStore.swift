@@ -208,15 +208,6 @@ public final class PGActorStateStore: Sendable {
         }
     }
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (PGConnection, Duration) async throws -> T) async throws(PGStoreError) -> T {
-        let timeout = configuration.statementTimeout
-        do {
-            return try await database.read { c in try await body(c, timeout) }
-        } catch {
-            throw PGStoreError.from(error, store: "actors")
-        }
-    }
-
     static func validate(_ actorID: String) throws(PGStoreError) {
         guard !actorID.isEmpty, actorID.utf8.count <= 255, !actorID.contains("\0") else {
             throw PGStoreError.actors(.invalidConfiguration, "an actor id must be 1 to 255 bytes without NUL")
