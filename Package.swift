@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "PGRateLimiter", targets: ["PGRateLimiter"]),
         .library(name: "PGCircuitBreaker", targets: ["PGCircuitBreaker"]),
         .library(name: "PGWorkQueue", targets: ["PGWorkQueue"]),
+        .library(name: "PGActorStateStore", targets: ["PGActorStateStore"]),
         .executable(name: "tusk", targets: ["tusk"]),
     ],
     dependencies: [
@@ -102,9 +103,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PGActorStateStore",
+            dependencies: [
+                "PGStoreSupport", "PGClient", "PGPoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tusk-test-worker",
-            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter", "PGCircuitBreaker", "PGWorkQueue"],
+            dependencies: ["PGClient", "PGTestSupport", "PGStoreSupport", "PGRateLimiter", "PGCircuitBreaker", "PGWorkQueue", "PGActorStateStore"],
             swiftSettings: strict
         ),
         .testTarget(name: "PGCryptoTests", dependencies: ["PGCrypto"], swiftSettings: strict),
@@ -134,6 +144,12 @@ let package = Package(
             name: "PGWorkQueueTests",
             // The worker executable is built first: the multi-process tests run it.
             dependencies: ["PGWorkQueue", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PGActorStateStoreTests",
+            // The worker executable is built first: the multi-process tests run it.
+            dependencies: ["PGActorStateStore", "PGStoreSupport", "PGClient", "PGTestSupport", "tusk-test-worker"],
             swiftSettings: strict
         ),
         .testTarget(

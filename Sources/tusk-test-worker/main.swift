@@ -18,6 +18,7 @@ let scenarios: [String: any WorkerScenario.Type] = [
     LedgerWriterScenario.name: LedgerWriterScenario.self,
     RateLimitScenario.name: RateLimitScenario.self,
     BreakerScenario.name: BreakerScenario.self,
+    ActorScenario.name: ActorScenario.self,
     QueueScenario.name: QueueScenario.self,
 ]
 
