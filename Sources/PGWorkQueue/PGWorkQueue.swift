@@ -21,7 +21,8 @@ public final class PGWorkQueue: Sendable {
     public let tableHash: String
     let statements: [PGWorkQueueSchema.Statements]
     let deadExpireMilliseconds: Int64
-    unowned let store: PGWorkQueueStore
+    // Strong: a queue outliving its store variable keeps working (shutdown() breaks the cycle).
+    let store: PGWorkQueueStore
     let next = Atomic<Int>(0)
     let wakeup = PGQueueWakeup()
 
