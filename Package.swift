@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "tusk",
             dependencies: [
-                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire", "PGRateLimiter", "PGCircuitBreaker",
+                "PGClient", "PGPoolCore", "PGTransport", "PGTestSupport", "PGStoreSupport", "PGWire", "PGRateLimiter", "PGCircuitBreaker", "PGWorkQueue", "PGActorStateStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import PGClient
+import PGActorStateStore
 import PGCircuitBreaker
 import PGRateLimiter
 import PGStoreSupport
+import PGWorkQueue
 
 /// Options every store command shares.
 struct StoreOptions: ParsableArguments {
@@ -310,4 +312,6 @@ struct GrantsCommand: AsyncParsableCommand {
 func registerStores() {
     PGStoreRegistry.register(PGRateLimiterSchema.definition)
     PGStoreRegistry.register(PGBreakerSchema.definition)
+    PGStoreRegistry.register(PGWorkQueueSchema.definition)
+    PGStoreRegistry.register(PGActorStateSchema.definition)
 }
