@@ -14,7 +14,7 @@ extension PGBreakerStore {
     func statement<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PGPool) async throws -> T) async throws(PGStoreError) -> T {
         let pool = try requireBackend().database.writerPool
         statementsTotal.increment()
-        return try await PGBreakerDeadline.run(within: configuration.statementTimeout, what: what) { try await body(pool) }
+        return try await PGStoreDeadline.run(within: configuration.statementTimeout, what: what, store: "breaker") { try await body(pool) }
     }
 
     func flush(_ b: PGBreaker, generation: Int64, pending p: PGBreakerPending) async throws(PGStoreError) -> (PGBreakerState, Int64, Duration) {

@@ -200,78 +200,9 @@ public final class PGRateLimiterStore: Sendable {
         }
         let pool = database.writerPool
         do {
-            return try await PGDeadline.run(within: remaining, what: what) { try await body(pool) }
+            return try await PGStoreDeadline.run(within: remaining, what: what, store: "ratelimit") { try await body(pool) }
         } catch {
             throw PGStoreError.from(error, store: "ratelimit")
-        }
-    }
-}
-
-/// Races an operation against a deadline without waiting for the operation to notice it.
-enum PGDeadline {
-    static func run<T: Sendable>(within limit: Duration, what: String,
-                                 _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let box = Box<T>()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
-                box.set(cont)
-                let work = Task {
-                    do { box.resume(.success(try await body())) } catch { box.resume(.failure(error)) }
-                }
-                let timer = Task {
-                    try? await Task.sleep(for: limit)
-                    if box.resume(.failure(PGStoreError(code: .timeout, message: "\(what) did not finish within \(limit)",
-                                                        store: "ratelimit", isSafeToRetry: false))) {
-                        work.cancel()
-                    }
-                }
-                box.onFinish { timer.cancel() }
-            }
-        } onCancel: {
-            box.resume(.failure(CancellationError()))
-        }
-    }
-
-    final class Box<T: Sendable>: Sendable {
-        private struct S {
-            var cont: CheckedContinuation<T, any Error>?
-            var pending: Result<T, any Error>?
-            var done = false
-            var finish: (@Sendable () -> Void)?
-        }
-        private let s = Mutex(S())
-        func set(_ c: CheckedContinuation<T, any Error>) {
-            let pending = s.withLock { st -> Result<T, any Error>? in
-                if let p = st.pending { st.pending = nil; return p }
-                st.cont = c
-                return nil
-            }
-            if let pending { c.resume(with: pending) }
-        }
-        func onFinish(_ f: @escaping @Sendable () -> Void) {
-            let now = s.withLock { st -> Bool in
-                if st.done { return true }
-                st.finish = f
-                return false
-            }
-            if now { f() }
-        }
-        /// Resumes once; true if this call did.
-        @discardableResult
-        func resume(_ r: Result<T, any Error>) -> Bool {
-            let (cont, finish, first) = s.withLock { st -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?, Bool) in
-                if st.done { return (nil, nil, false) }
-                st.done = true
-                let c = st.cont
-                st.cont = nil
-                if c == nil { st.pending = r }
-                let f = st.finish
-                st.finish = nil
-                return (c, f, true)
-            }
-            cont?.resume(with: r)
-            finish?()
-            return first
         }
     }
 }

@@ -147,7 +147,7 @@ public final class PGWorkQueueStore: Sendable {
     func statement<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PGPool) async throws -> T) async throws(PGStoreError) -> T {
         let pool = database.writerPool
         statementsTotal.increment()
-        return try await PGQueueDeadline.run(within: configuration.statementTimeout, what: what) { try await body(pool) }
+        return try await PGStoreDeadline.run(within: configuration.statementTimeout, what: what, store: "queue") { try await body(pool) }
     }
 
     /// Creates a queue (or updates its settings) and its partition tables, and opens it.

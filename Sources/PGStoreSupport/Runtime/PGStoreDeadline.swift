@@ -1,10 +1,16 @@
-import PGStoreSupport
 import Synchronization
 
 /// Races a database operation against a deadline without waiting for the operation to notice it: a
 /// stalled network never holds a caller past `limit` (the operation's own task is left to end by itself).
-enum PGQueueDeadline {
-    static func run<T: Sendable>(within limit: Duration, what: String,
+/// Every store runs its statements through it.
+///
+/// ```swift
+/// let n = try await PGStoreDeadline.run(within: .seconds(2), what: "lease", store: "queue") {
+///     try await pool.queryOne("SELECT 1", as: Int.self)
+/// }
+/// ```
+public enum PGStoreDeadline {
+    public static func run<T: Sendable>(within limit: Duration, what: String, store: String,
                                  _ body: @escaping @Sendable () async throws -> T) async throws(PGStoreError) -> T {
         let once = Once<T>()
         do {
@@ -15,7 +21,7 @@ enum PGQueueDeadline {
                     }
                     let timer = Task {
                         try? await Task.sleep(for: limit)
-                        if once.resume(.failure(PGStoreError(code: .timeout, message: "\(what) did not finish within \(limit)", store: "queue"))) {
+                        if once.resume(.failure(PGStoreError(code: .timeout, message: "\(what) did not finish within \(limit)", store: store))) {
                             work.cancel()
                         }
                     }
@@ -25,7 +31,7 @@ enum PGQueueDeadline {
                 once.resume(.failure(CancellationError()))
             }
         } catch {
-            throw PGStoreError.from(error, store: "queue")
+            throw PGStoreError.from(error, store: store)
         }
     }
 
