@@ -47,93 +47,82 @@ import Testing
         return PGPool(configuration: config, options: .init(pool: .init(minimumConnections: size, maximumConnections: size)))
     }
 
-    /// (1) 200 × `SELECT $1::int4 + 1` with a bound value per task.
-    static func boundValues(_ pool: PGPool, tasks: Int = 8, each: Int = 200) async -> Tally {
+    /// Runs `body` in `tasks` concurrent tasks (task number given) and adds up their tallies.
+    static func tallied(tasks: Int, _ body: @escaping @Sendable (Int) async -> Tally) async -> Tally {
         await withTaskGroup(of: Tally.self) { group in
-            for t in 0..<tasks {
-                group.addTask {
-                    var tally = Tally()
-                    for i in 0..<each {
-                        let n = Int32(t * 10_000 + i)
-                        do {
-                            let v = try await pool.queryOne("SELECT \(n)::int4 + 1", as: Int32.self)
-                            if v == n + 1 { tally.ok += 1 } else { tally.wrong += 1 }
-                        } catch {
-                            tally.errors.append("\(error)")
-                        }
-                    }
-                    return tally
-                }
-            }
+            for t in 0..<tasks { group.addTask { await body(t) } }
             var all = Tally()
             for await t in group { all.add(t) }
             return all
+        }
+    }
+
+    /// (1) 200 × `SELECT $1::int4 + 1` with a bound value per task.
+    static func boundValues(_ pool: PGPool, tasks: Int = 8, each: Int = 200) async -> Tally {
+        await tallied(tasks: tasks) { t in
+            var tally = Tally()
+            for i in 0..<each {
+                let n = Int32(t * 10_000 + i)
+                do {
+                    let v = try await pool.queryOne("SELECT \(n)::int4 + 1", as: Int32.self)
+                    if v == n + 1 { tally.ok += 1 } else { tally.wrong += 1 }
+                } catch {
+                    tally.errors.append("\(error)")
+                }
+            }
+            return tally
         }
     }
 
     /// (2) A prepared statement, held on a leased connection, used in 50 separate BEGIN; execute; COMMIT.
     static func preparedInTransactions(_ pool: PGPool, tasks: Int = 8, each: Int = 50) async -> Tally {
-        await withTaskGroup(of: Tally.self) { group in
-            for t in 0..<tasks {
-                group.addTask {
-                    var tally = Tally()
-                    do {
-                        try await pool.withConnection { c in
-                            let statement = try await c.prepare("SELECT $1::int4 * 2")
-                            for i in 0..<each {
-                                let n = Int32(t * 1_000 + i)
-                                do {
-                                    let v = try await c.withTransaction { _ in
-                                        try await statement.query([n]).collect()[0].decode(Int32.self, column: 0)
-                                    }
-                                    if v == n * 2 { tally.ok += 1 } else { tally.wrong += 1 }
-                                } catch {
-                                    tally.errors.append("\(error)")
-                                }
+        await tallied(tasks: tasks) { t in
+            var tally = Tally()
+            do {
+                try await pool.withConnection { c in
+                    let statement = try await c.prepare("SELECT $1::int4 * 2")
+                    for i in 0..<each {
+                        let n = Int32(t * 1_000 + i)
+                        do {
+                            let v = try await c.withTransaction { _ in
+                                try await statement.query([n]).collect()[0].decode(Int32.self, column: 0)
                             }
+                            if v == n * 2 { tally.ok += 1 } else { tally.wrong += 1 }
+                        } catch {
+                            tally.errors.append("\(error)")
                         }
-                    } catch {
-                        tally.errors.append("prepare: \(error)")
                     }
-                    return tally
                 }
+            } catch {
+                tally.errors.append("prepare: \(error)")
             }
-            var all = Tally()
-            for await t in group { all.add(t) }
-            return all
+            return tally
         }
     }
 
     /// (3) Multi-statement transactions: every statement must see the same backend and transaction id.
     static func multiStatementTransactions(_ pool: PGPool, tasks: Int = 8, each: Int = 25) async -> Tally {
-        await withTaskGroup(of: Tally.self) { group in
-            for t in 0..<tasks {
-                group.addTask {
-                    var tally = Tally()
-                    for i in 0..<each {
-                        do {
-                            let same = try await pool.withTransaction { tx in
-                                var seen: Set<String> = []
-                                for k in 0..<4 {
-                                    let (pid, xid, echo) = try await tx.queryOne(
-                                        "SELECT pg_backend_pid(), txid_current()::int8, \(Int32(t * 100 + i + k))::int4",
-                                        as: (Int32, Int64, Int32).self)
-                                    guard echo == Int32(t * 100 + i + k) else { return false }
-                                    seen.insert("\(pid)/\(xid)")
-                                }
-                                return seen.count == 1
-                            }
-                            if same { tally.ok += 1 } else { tally.wrong += 1 }
-                        } catch {
-                            tally.errors.append("\(error)")
+        await tallied(tasks: tasks) { t in
+            var tally = Tally()
+            for i in 0..<each {
+                do {
+                    let same = try await pool.withTransaction { tx in
+                        var seen: Set<String> = []
+                        for k in 0..<4 {
+                            let (pid, xid, echo) = try await tx.queryOne(
+                                "SELECT pg_backend_pid(), txid_current()::int8, \(Int32(t * 100 + i + k))::int4",
+                                as: (Int32, Int64, Int32).self)
+                            guard echo == Int32(t * 100 + i + k) else { return false }
+                            seen.insert("\(pid)/\(xid)")
                         }
+                        return seen.count == 1
                     }
-                    return tally
+                    if same { tally.ok += 1 } else { tally.wrong += 1 }
+                } catch {
+                    tally.errors.append("\(error)")
                 }
             }
-            var all = Tally()
-            for await t in group { all.add(t) }
-            return all
+            return tally
         }
     }
 
@@ -189,27 +178,20 @@ import Testing
             await pool.start()
             await #expect(throws: PGError.self) { _ = try await pool.prepare("SELEKT $1") }
             let triple = try await pool.prepare("SELECT $1::int4 * 3")
-            let tally = await withTaskGroup(of: Tally.self) { group in
-                for t in 0..<8 {
-                    group.addTask {
-                        var tally = Tally()
-                        for i in 0..<50 {
-                            let n = Int32(t * 1_000 + i)
-                            do {
-                                let v = try await triple.query([n]).collect()[0].decode(Int32.self, column: 0)
-                                if v == n * 3 { tally.ok += 1 } else { tally.wrong += 1 }
-                                let affected = try await pool.execute("SELECT $1::int4", [n])
-                                if affected != 1 { tally.wrong += 1 }
-                            } catch {
-                                tally.errors.append("\(error)")
-                            }
-                        }
-                        return tally
+            let tally = await Self.tallied(tasks: 8) { t in
+                var tally = Tally()
+                for i in 0..<50 {
+                    let n = Int32(t * 1_000 + i)
+                    do {
+                        let v = try await triple.query([n]).collect()[0].decode(Int32.self, column: 0)
+                        if v == n * 3 { tally.ok += 1 } else { tally.wrong += 1 }
+                        let affected = try await pool.execute("SELECT $1::int4", [n])
+                        if affected != 1 { tally.wrong += 1 }
+                    } catch {
+                        tally.errors.append("\(error)")
                     }
                 }
-                var all = Tally()
-                for await t in group { all.add(t) }
-                return all
+                return tally
             }
             #expect(tally.errors.isEmpty && tally.wrong == 0 && tally.ok == 400, "\(tally.summary)")
             await pool.shutdown()
